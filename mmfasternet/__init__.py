@@ -1,1 +1,11 @@
+"""mmfasternet: FasterNet as an OpenMMLab backbone.
+
+Importing this package registers ``FasterNet`` in mmengine's root ``MODELS``
+registry, which the mmdet, mmseg and mmpretrain registries fall back to, so
+``custom_imports=dict(imports=['mmfasternet'])`` is all a config needs.
+"""
+from .checkpoints import ORIGINAL_CHECKPOINTS
+from .models import FasterNet
 from .version import __version__
+
+__all__ = ['FasterNet', 'ORIGINAL_CHECKPOINTS', '__version__']

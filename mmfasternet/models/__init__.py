@@ -1,0 +1,3 @@
+from .backbones import FasterNet
+
+__all__ = ['FasterNet']

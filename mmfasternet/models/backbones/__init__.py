@@ -1,0 +1,3 @@
+from .fasternet import FasterNet
+
+__all__ = ['FasterNet']

@@ -1,0 +1,445 @@
+"""FasterNet backbone ("Run, Don't Walk", CVPR 2023) for OpenMMLab.
+
+Module names follow the original implementation exactly (``patch_embed``,
+``stages.{0..6}`` interleaving stages and mergings, ``spatial_mixing``,
+``mlp.{0,1,3}``, ``norm{0,2,4,6}``), so the original ImageNet checkpoints load
+without conversion.
+"""
+import warnings
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmcv.cnn.bricks import DropPath
+from mmengine.model import BaseModule
+from mmengine.registry import MODELS
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..utils.checkpoint import load_pretrained_backbone
+
+PCONV_FORWARD_TYPES = ('split_cat', 'split_mlp')
+
+
+class PartialConv(nn.Module):
+    """Partial convolution: a 3x3 conv on the first ``channels // n_div``
+    channels, the other channels pass through untouched.
+
+    Args:
+        channels (int): Number of input (and output) channels C.
+        n_div (int): The convolved part is ``C // n_div`` channels.
+
+    Shape:
+        (N, C, H, W) -> (N, C, H, W)
+    """
+
+    def __init__(self, channels: int, n_div: int = 4):
+        super().__init__()
+        self.conv_channels = channels // n_div
+        self.untouched_channels = channels - self.conv_channels
+        self.partial_conv3 = nn.Conv2d(
+            self.conv_channels, self.conv_channels, 3, 1, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        convolved, untouched = torch.split(
+            x, [self.conv_channels, self.untouched_channels], dim=1)
+        return torch.cat((self.partial_conv3(convolved), untouched), dim=1)
+
+
+class FasterNetBlock(nn.Module):
+    """PConv -> 1x1 conv (C->rC) -> norm -> act -> 1x1 conv (rC->C), plus the
+    residual.
+
+    ``pconv_fw_type`` selects how PConv feeds the first 1x1 conv:
+
+    - ``'split_cat'``: split, convolve, concatenate, then the 1x1 conv
+      (the original's trainable form).
+    - ``'split_mlp'``: the first 1x1 conv is applied to the convolved and the
+      untouched channels separately and the two products are summed into one
+      buffer. Same result, but no concatenated copy of the feature map is
+      made and the input, which the residual reads, is never written.
+
+    Shape:
+        (N, C, H, W) -> (N, C, H, W)
+    """
+
+    def __init__(self,
+                 channels: int,
+                 n_div: int,
+                 mlp_ratio: float,
+                 drop_path_rate: float,
+                 layer_scale_init_value: float,
+                 norm_cfg: dict,
+                 act_cfg: dict,
+                 pconv_fw_type: str = 'split_cat',
+                 with_cp: bool = False):
+        super().__init__()
+        hidden_channels = int(channels * mlp_ratio)
+        self.spatial_mixing = PartialConv(channels, n_div)
+        self.mlp = nn.Sequential(
+            nn.Conv2d(channels, hidden_channels, 1, bias=False),
+            build_norm_layer(norm_cfg, hidden_channels)[1],
+            build_activation_layer(act_cfg),
+            nn.Conv2d(hidden_channels, channels, 1, bias=False))
+        if layer_scale_init_value > 0:
+            self.layer_scale = nn.Parameter(
+                torch.full((channels, ), float(layer_scale_init_value)))
+        else:
+            self.layer_scale = None
+        self.drop_path = (
+            DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity())
+        self.pconv_fw_type = pconv_fw_type
+        self.with_cp = with_cp
+
+    def _first_mlp_conv_split(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, height, width = x.shape
+        conv_channels = self.spatial_mixing.conv_channels
+        convolved = self.spatial_mixing.partial_conv3(x[:, :conv_channels])
+        weight = self.mlp[0].weight.flatten(1)
+        # (hidden, C-k) @ (N, C-k, HW): reads the untouched channels in place.
+        hidden = torch.matmul(weight[:, conv_channels:],
+                              x[:, conv_channels:].flatten(2))
+        hidden = hidden.baddbmm_(weight[:, :conv_channels].expand(n, -1, -1),
+                                 convolved.flatten(2))
+        return hidden.view(n, -1, height, width)
+
+    def _residual_branch(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pconv_fw_type == 'split_cat':
+            hidden = self.mlp[0](self.spatial_mixing(x))
+        else:
+            hidden = self._first_mlp_conv_split(x)
+        out = self.mlp[3](self.mlp[2](self.mlp[1](hidden)))
+        if self.layer_scale is not None:
+            out = out * self.layer_scale.view(1, -1, 1, 1)
+        return x + self.drop_path(out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(self._residual_branch, x, use_reentrant=False)
+        return self._residual_branch(x)
+
+
+class FasterNetStage(nn.Module):
+    """A sequence of FasterNet blocks at one resolution (``blocks``)."""
+
+    def __init__(self, depth: int, drop_path_rates: Sequence[float],
+                 **block_kwargs):
+        super().__init__()
+        self.blocks = nn.Sequential(*[
+            FasterNetBlock(drop_path_rate=drop_path_rates[i], **block_kwargs)
+            for i in range(depth)
+        ])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(x)
+
+
+class PatchEmbed(nn.Module):
+    """Stem: non-overlapping ``patch_size`` conv (no bias) + norm.
+
+    Shape:
+        (N, in_channels, H, W) -> (N, out_channels, H // p, W // p)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, patch_size: int,
+                 norm_cfg: dict):
+        super().__init__()
+        self.proj = nn.Conv2d(
+            in_channels, out_channels, patch_size, patch_size, bias=False)
+        self.norm = build_norm_layer(norm_cfg, out_channels)[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.proj(x))
+
+
+class PatchMerging(nn.Module):
+    """Downsampling between stages: 2x2 stride-2 conv (C->2C, no bias) + norm.
+
+    Shape:
+        (N, C, H, W) -> (N, 2C, H // 2, W // 2)
+    """
+
+    def __init__(self, in_channels: int, norm_cfg: dict):
+        super().__init__()
+        self.reduction = nn.Conv2d(
+            in_channels, 2 * in_channels, 2, 2, bias=False)
+        self.norm = build_norm_layer(norm_cfg, 2 * in_channels)[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.reduction(x))
+
+
+@MODELS.register_module()
+class FasterNet(BaseModule):
+    """FasterNet backbone.
+
+    A PyTorch implementation of `Run, Don't Walk: Chasing Higher FLOPS for
+    Faster Neural Networks <https://arxiv.org/abs/2303.03667>`_.
+
+    Args:
+        arch (str | dict): ``'t0'``, ``'t1'``, ``'t2'``, ``'s'``, ``'m'``,
+            ``'l'``, or a dict with ``embed_dims`` (int), ``depths``
+            (4 ints) and optionally ``act_cfg``. Defaults to ``'s'``.
+        in_channels (int): Input image channels. Defaults to 3.
+        out_indices (Sequence[int] | int): Stages (0..3, negative counts
+            from the end) whose outputs are returned. Defaults to
+            ``(0, 1, 2, 3)``.
+        out_norm (bool): Pass each returned stage output through its own
+            new norm layer (``norm0/2/4/6``), as the original's
+            dense-prediction mode does. Defaults to True.
+        frozen_stages (int): ``-1`` freezes nothing, ``0`` the stem, ``k`` the
+            stem and the first ``k`` stages (with the merging layers in
+            front of them and their output norms). Defaults to -1.
+        norm_eval (bool): Keep all BatchNorm layers in eval mode during
+            training (their running statistics stay fixed). Defaults to False.
+        with_cp (bool): Gradient checkpointing per block. Defaults to False.
+        drop_path_rate (float): Stochastic depth, rising linearly over all
+            blocks from 0. Defaults to 0.
+        layer_scale_init_value (float): Initial per-channel scale of the MLP
+            output; 0 disables it (as in every released model).
+        mlp_ratio (float): Hidden width of the block MLP. Defaults to 2.
+        n_div (int): PConv convolves ``C // n_div`` channels. Defaults to 4.
+        pconv_fw_type (str): ``'split_cat'`` (default; the original's
+            trainable form) or ``'split_mlp'`` (same outputs, no
+            concatenated copy; see :class:`FasterNetBlock`).
+        norm_cfg (dict): Norm layers. Defaults to ``dict(type='BN')``.
+        act_cfg (dict, optional): Activation; ``None`` takes the arch's
+            (GELU for T0/T1, ReLU otherwise).
+        pretrained (str, optional): Deprecated, use ``init_cfg``.
+        init_cfg (dict, optional): ``dict(type='Pretrained',
+            checkpoint=PATH)`` loads an original ImageNet ``.pth``, a timm
+            ``fasternet_*`` state dict, an mmdet 2.x/3.x or mmpretrain
+            checkpoint (the ``backbone.`` part) or an mmfasternet one.
+
+    Shape:
+        Input (N, 3, H, W); output ``i`` is
+        (N, embed_dims * 2**i, H // 2**(i + 2), W // 2**(i + 2)).
+
+    Example:
+        >>> import torch
+        >>> from mmfasternet.models import FasterNet
+        >>> model = FasterNet(arch='t0').eval()
+        >>> for out in model(torch.rand(1, 3, 224, 224)):
+        ...     print(tuple(out.shape))
+        (1, 40, 56, 56)
+        (1, 80, 28, 28)
+        (1, 160, 14, 14)
+        (1, 320, 7, 7)
+    """
+
+    arch_settings: Dict[str, dict] = {
+        't0': dict(embed_dims=40, depths=(1, 2, 8, 2),
+                   act_cfg=dict(type='GELU')),
+        't1': dict(embed_dims=64, depths=(1, 2, 8, 2),
+                   act_cfg=dict(type='GELU')),
+        't2': dict(embed_dims=96, depths=(1, 2, 8, 2),
+                   act_cfg=dict(type='ReLU', inplace=True)),
+        's': dict(embed_dims=128, depths=(1, 2, 13, 2),
+                  act_cfg=dict(type='ReLU', inplace=True)),
+        'm': dict(embed_dims=144, depths=(3, 4, 18, 3),
+                  act_cfg=dict(type='ReLU', inplace=True)),
+        'l': dict(embed_dims=192, depths=(3, 4, 18, 3),
+                  act_cfg=dict(type='ReLU', inplace=True)),
+    }
+    num_stages = 4
+
+    def __init__(self,
+                 arch: Union[str, dict] = 's',
+                 in_channels: int = 3,
+                 out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
+                 out_norm: bool = True,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: float = 0.,
+                 mlp_ratio: float = 2.,
+                 n_div: int = 4,
+                 pconv_fw_type: str = 'split_cat',
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 act_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None,
+                 init_cfg: Optional[dict] = None):
+        if pretrained is not None:
+            if init_cfg is not None:
+                raise ValueError('FasterNet: set either `init_cfg` or the '
+                                 'deprecated `pretrained`, not both.')
+            warnings.warn(
+                'FasterNet: `pretrained` is deprecated, use '
+                '`init_cfg=dict(type="Pretrained", checkpoint=...)`.',
+                DeprecationWarning)
+            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        if init_cfg is None:
+            # The original's init: truncated normal for conv and linear.
+            init_cfg = dict(
+                type='TruncNormal', layer=['Conv2d', 'Linear'], std=.02,
+                bias=0.)
+        super().__init__(init_cfg=init_cfg)
+
+        self.arch = self._resolve_arch(arch)
+        self.embed_dims = self.arch['embed_dims']
+        self.depths = tuple(self.arch['depths'])
+        if act_cfg is None:
+            act_cfg = self.arch.get('act_cfg', dict(type='ReLU', inplace=True))
+        if pconv_fw_type not in PCONV_FORWARD_TYPES:
+            hint = (' The original\'s in-place "slicing" form is not offered:'
+                    ' it overwrites the tensor the residual reads; use '
+                    '"split_mlp" for fast inference.'
+                    if pconv_fw_type == 'slicing' else '')
+            raise ValueError(f'FasterNet: pconv_fw_type must be one of '
+                             f'{PCONV_FORWARD_TYPES}, got {pconv_fw_type!r}.'
+                             f'{hint}')
+        if not -1 <= frozen_stages <= self.num_stages:
+            raise ValueError(f'FasterNet: frozen_stages must be in '
+                             f'[-1, {self.num_stages}], got {frozen_stages}.')
+        self.out_indices = self._resolve_out_indices(out_indices)
+        self.out_norm = out_norm
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.channels = tuple(self.embed_dims * 2**i
+                              for i in range(self.num_stages))
+
+        self.patch_embed = PatchEmbed(in_channels, self.embed_dims, 4,
+                                      norm_cfg)
+        block_drop_rates = torch.linspace(0, drop_path_rate,
+                                          sum(self.depths)).tolist()
+        layers = []
+        for i, depth in enumerate(self.depths):
+            if i > 0:
+                layers.append(PatchMerging(self.channels[i - 1], norm_cfg))
+            first = sum(self.depths[:i])
+            layers.append(
+                FasterNetStage(
+                    depth,
+                    block_drop_rates[first:first + depth],
+                    channels=self.channels[i],
+                    n_div=n_div,
+                    mlp_ratio=mlp_ratio,
+                    layer_scale_init_value=layer_scale_init_value,
+                    norm_cfg=norm_cfg,
+                    act_cfg=act_cfg,
+                    pconv_fw_type=pconv_fw_type,
+                    with_cp=with_cp))
+        # One Sequential interleaving stages (even) and mergings (odd), as
+        # in the original, so that checkpoint keys match one to one.
+        self.stages = nn.Sequential(*layers)
+
+        if out_norm:
+            for i in self.out_indices:
+                self.add_module(f'norm{2 * i}',
+                                build_norm_layer(norm_cfg,
+                                                 self.channels[i])[1])
+
+        self._freeze_stages()
+
+    def _resolve_arch(self, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in self.arch_settings:
+                raise ValueError(
+                    f'FasterNet: unknown arch {arch!r}; choose one of '
+                    f'{sorted(self.arch_settings)} or pass a dict with '
+                    f'"embed_dims" and "depths".')
+            return dict(self.arch_settings[key], name=key)
+        if not isinstance(arch, dict):
+            raise TypeError(f'FasterNet: arch must be a str or a dict, got '
+                            f'{type(arch).__name__}.')
+        allowed = {'embed_dims', 'depths', 'act_cfg'}
+        unknown = set(arch) - allowed
+        missing = {'embed_dims', 'depths'} - set(arch)
+        if unknown or missing:
+            raise ValueError(f'FasterNet: a custom arch dict needs keys '
+                             f'"embed_dims" and "depths" (optionally '
+                             f'"act_cfg"); missing {sorted(missing)}, '
+                             f'unknown {sorted(unknown)}.')
+        if len(arch['depths']) != self.num_stages:
+            raise ValueError(f'FasterNet: arch "depths" must have '
+                             f'{self.num_stages} entries, got '
+                             f'{list(arch["depths"])}.')
+        return dict(arch, name='custom')
+
+    def _resolve_out_indices(
+            self, out_indices: Union[int, Sequence[int]]) -> Tuple[int, ...]:
+        if isinstance(out_indices, int):
+            out_indices = (out_indices, )
+        resolved = []
+        for index in out_indices:
+            if not -self.num_stages <= index < self.num_stages:
+                raise ValueError(f'FasterNet: out_indices must be in '
+                                 f'[-{self.num_stages}, {self.num_stages - 1}]'
+                                 f', got {index}.')
+            resolved.append(index % self.num_stages)
+        if len(set(resolved)) != len(resolved):
+            raise ValueError(f'FasterNet: out_indices {tuple(out_indices)} '
+                             f'name a stage twice.')
+        return tuple(sorted(resolved))
+
+    def stage_layers(self, stage: int) -> Tuple[nn.Module, ...]:
+        """Modules that make up stage ``stage``: the merging in front of it
+        (stages 1..3), its blocks and its output norm if present."""
+        layers = [self.stages[2 * stage]]
+        if stage > 0:
+            layers.insert(0, self.stages[2 * stage - 1])
+        out_norm = getattr(self, f'norm{2 * stage}', None)
+        if out_norm is not None:
+            layers.append(out_norm)
+        return tuple(layers)
+
+    def _freeze_stages(self):
+        frozen = []
+        if self.frozen_stages >= 0:
+            frozen.append(self.patch_embed)
+        for stage in range(self.frozen_stages):
+            frozen.extend(self.stage_layers(stage))
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for module in self.modules():
+                if isinstance(module, _BatchNorm):
+                    module.eval()
+        return self
+
+    def init_weights(self):
+        is_pretrained = (
+            isinstance(self.init_cfg, dict)
+            and self.init_cfg.get('type') == 'Pretrained')
+        if not is_pretrained:
+            super().init_weights()
+            return
+        unexpected = set(self.init_cfg) - {'type', 'checkpoint', 'prefix',
+                                           'map_location'}
+        if unexpected or 'checkpoint' not in self.init_cfg:
+            raise ValueError(
+                f'FasterNet: init_cfg of type "Pretrained" takes '
+                f'"checkpoint" and optionally "prefix" and "map_location"; '
+                f'got {sorted(self.init_cfg)}.')
+        # The loader accepts only checkpoints that cover every conv, so no
+        # default init is needed first, and a refused file leaves the model
+        # exactly as it was.
+        load_pretrained_backbone(
+            self,
+            self.init_cfg['checkpoint'],
+            prefix=self.init_cfg.get('prefix'),
+            map_location=self.init_cfg.get('map_location', 'cpu'))
+        self._is_init = True
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """(N, C_in, H, W) -> tuple of the stage outputs in ``out_indices``."""
+        x = self.patch_embed(x)
+        outs = []
+        for stage in range(self.out_indices[-1] + 1):
+            if stage > 0:
+                x = self.stages[2 * stage - 1](x)
+            x = self.stages[2 * stage](x)
+            if stage in self.out_indices:
+                outs.append(
+                    getattr(self, f'norm{2 * stage}')(x) if self.out_norm
+                    else x)
+        return tuple(outs)

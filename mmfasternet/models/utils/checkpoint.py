@@ -1,0 +1,237 @@
+"""Reading FasterNet weights from every checkpoint layout users hold.
+
+Layouts (see ``docs`` and REFERENCE):
+
+- ``original``: the original ImageNet release, a flat state dict whose names
+  mmfasternet keeps (``stages.{0..6}``, ``avgpool_pre_head.1``, ``head``).
+- ``timm``: timm >= 1.0.16 ``fasternet_*`` (``stages.{0..3}`` with
+  ``downsample``, ``conv_head``, ``classifier``).
+- a wrapped checkpoint (``{'state_dict': ...}``, ``{'model': ...}``) of a
+  detector, segmentor or classifier: its ``backbone.`` part, e.g. the
+  original mmdet 2.x COCO release or an mmfasternet / mmpretrain run.
+"""
+import os.path as osp
+import re
+from collections import OrderedDict
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+
+# Keys of the classification head in the original layout: present in
+# ImageNet checkpoints, absent from the backbone.
+HEAD_KEY_PATTERN = re.compile(r'^(avgpool_pre_head|head)\.')
+OUT_NORM_PATTERN = re.compile(r'^norm[0246]\.')
+_TIMM_STAGE = re.compile(r'^stages[._](\d+)\.(downsample\.)?(.*)$')
+_TIMM_ONLY = re.compile(r'^(stages[._]\d+\.downsample\.|stages_\d+\.|'
+                        r'conv_head\.|classifier\.)')
+_WRAPPER_KEYS = ('state_dict', 'model', 'module', 'model_state_dict')
+
+
+class CheckpointMismatchError(ValueError):
+    """The checkpoint does not hold weights for this FasterNet model."""
+
+
+def read_checkpoint(filename: str, map_location='cpu') -> dict:
+    """Load a checkpoint file (or URL) with one clear error per failure."""
+    is_remote = re.match(r'^[a-z0-9+]+://', filename) is not None
+    if not is_remote and not osp.isfile(filename):
+        raise FileNotFoundError(
+            f'FasterNet checkpoint not found: {filename!r}. Download the '
+            f'weights to that path (see the README, "Pretrained weights"), '
+            f'fix the path, or set init_cfg=None to train from scratch.')
+    from mmengine.runner.checkpoint import CheckpointLoader
+    try:
+        checkpoint = CheckpointLoader.load_checkpoint(
+            filename, map_location=map_location)
+    except Exception as error:  # torch.load raises many unrelated types
+        raise CheckpointMismatchError(
+            f'{filename!r} could not be read as a PyTorch checkpoint '
+            f'({type(error).__name__}: {error}). Pass a .pth/.pt file '
+            f'saved by torch.save.') from error
+    if not isinstance(checkpoint, dict):
+        raise CheckpointMismatchError(
+            f'{filename!r} holds a {type(checkpoint).__name__}, not a '
+            f'state dict or a dict with a "state_dict" entry.')
+    return checkpoint
+
+
+def unwrap_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
+    """The tensor dict inside a checkpoint, with a DDP ``module.`` prefix
+    removed."""
+    for key in _WRAPPER_KEYS:
+        if isinstance(checkpoint.get(key), dict):
+            checkpoint = checkpoint[key]
+            break
+    state_dict = OrderedDict(
+        (key, value) for key, value in checkpoint.items()
+        if isinstance(value, torch.Tensor))
+    if state_dict and all(key.startswith('module.') for key in state_dict):
+        state_dict = OrderedDict(
+            (key[len('module.'):], value) for key, value in state_dict.items())
+    return state_dict
+
+
+def select_prefix(state_dict: Dict[str, torch.Tensor],
+                  prefix: Optional[str]) -> Dict[str, torch.Tensor]:
+    """Keys under ``prefix`` with it removed; with ``prefix=None`` the
+    ``backbone.`` part of a whole-model checkpoint, else everything."""
+    if prefix is None:
+        if any(key.startswith('backbone.') for key in state_dict):
+            prefix = 'backbone.'
+        else:
+            return state_dict
+    if not prefix.endswith('.'):
+        prefix += '.'
+    return OrderedDict((key[len(prefix):], value)
+                       for key, value in state_dict.items()
+                       if key.startswith(prefix))
+
+
+def is_timm_layout(state_dict: Dict[str, torch.Tensor]) -> bool:
+    return any(_TIMM_ONLY.match(key) for key in state_dict)
+
+
+def timm_to_original(
+        state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Rename timm ``fasternet_*`` keys to the original (and mmfasternet)
+    names: timm stage ``i`` holds the original's merging ``2i-1`` as
+    ``downsample`` and the original's stage ``2i`` as ``blocks``."""
+    renamed = OrderedDict()
+    for key, value in state_dict.items():
+        stage = _TIMM_STAGE.match(key)
+        if stage:
+            index, is_merging, rest = stage.groups()
+            index = int(index)
+            new_index = 2 * index - 1 if is_merging else 2 * index
+            key = f'stages.{new_index}.{rest}'
+        elif key.startswith('conv_head.'):
+            key = 'avgpool_pre_head.1.' + key[len('conv_head.'):]
+        elif key.startswith('classifier.'):
+            key = 'head.' + key[len('classifier.'):]
+        renamed[key] = value
+    return renamed
+
+
+def to_original_layout(
+        state_dict: Dict[str, torch.Tensor]) -> Tuple[Dict, str]:
+    """Bring a FasterNet state dict of any known layout to the original
+    names; returns it and the name of the layout it came in."""
+    if is_timm_layout(state_dict):
+        return timm_to_original(state_dict), 'timm'
+    return state_dict, 'original'
+
+
+def infer_arch(state_dict: Dict[str, torch.Tensor]) -> Optional[dict]:
+    """``embed_dims``, ``depths`` and the matching arch name (or
+    ``'custom'``) of the FasterNet weights in an original-layout state dict;
+    None when it has no FasterNet stem."""
+    from ..backbones.fasternet import FasterNet  # avoid an import cycle
+    stem = state_dict.get('patch_embed.proj.weight')
+    if stem is None or stem.dim() != 4:
+        return None
+    depths = []
+    for stage in (0, 2, 4, 6):
+        blocks = {
+            int(m.group(1))
+            for m in (re.match(rf'^stages\.{stage}\.blocks\.(\d+)\.', key)
+                      for key in state_dict) if m
+        }
+        depths.append(max(blocks) + 1 if blocks else 0)
+    embed_dims = stem.shape[0]
+    name = 'custom'
+    for arch, setting in FasterNet.arch_settings.items():
+        if (setting['embed_dims'] == embed_dims
+                and tuple(setting['depths']) == tuple(depths)):
+            name = arch
+    return dict(name=name, embed_dims=embed_dims, depths=tuple(depths))
+
+
+def describe_variant(state_dict: Dict[str, torch.Tensor]) -> str:
+    """E.g. ``'FasterNet-S (embed_dims 128, depths 1-2-13-2)'``."""
+    arch = infer_arch(state_dict)
+    if arch is None:
+        return 'no FasterNet stem (patch_embed.proj.weight)'
+    return (f'FasterNet-{arch["name"].upper()} (embed_dims '
+            f'{arch["embed_dims"]}, depths '
+            f'{"-".join(map(str, arch["depths"]))})')
+
+
+def _shorten(keys: List[str], limit: int = 6) -> str:
+    shown = ', '.join(keys[:limit])
+    return shown + (f', ... ({len(keys)} in all)' if len(keys) > limit else '')
+
+
+def load_pretrained_backbone(model: nn.Module,
+                             filename: str,
+                             prefix: Optional[str] = None,
+                             map_location='cpu') -> Dict[str, List[str]]:
+    """Load FasterNet weights from ``filename`` into the backbone ``model``.
+
+    Accepts every layout in this module's docstring. Output norms
+    (``norm0/2/4/6``, new in dense prediction) and the classification head
+    may be absent from one side; anything else that does not match raises
+    :class:`CheckpointMismatchError`, so a wrong file never leaves the model
+    silently at random init. Logs one summary line.
+
+    Returns:
+        dict: ``loaded``, ``missing`` and ``ignored`` key lists.
+    """
+    checkpoint = read_checkpoint(filename, map_location)
+    state_dict = select_prefix(unwrap_state_dict(checkpoint), prefix)
+    state_dict, layout = to_original_layout(state_dict)
+    own_state = model.state_dict()
+    arch_name = getattr(model, 'arch', {}).get('name', '?')
+
+    loaded, wrong_shape, ignored = [], [], []
+    for key, value in state_dict.items():
+        if key not in own_state:
+            ignored.append(key)
+        elif own_state[key].shape != value.shape:
+            wrong_shape.append(key)
+        else:
+            loaded.append(key)
+    missing = [key for key in own_state if key not in state_dict]
+    # Output norms are new in dense prediction; BN step counters are
+    # not weights and some exporters drop them.
+    missing_weights = [
+        key for key in missing if not OUT_NORM_PATTERN.match(key)
+        and not key.endswith('.num_batches_tracked')
+    ]
+
+    if not loaded or wrong_shape or missing_weights:
+        found = describe_variant(state_dict)
+        reasons = []
+        if not loaded:
+            reasons.append(f'none of its {len(state_dict)} tensors has a '
+                           f'FasterNet name'
+                           + (f' under prefix {prefix!r}' if prefix else ''))
+        if wrong_shape:
+            first = wrong_shape[0]
+            reasons.append(
+                f'{len(wrong_shape)} tensors differ in shape, e.g. {first}: '
+                f'{tuple(state_dict[first].shape)} in the checkpoint vs '
+                f'{tuple(own_state[first].shape)} in the model')
+        if missing_weights:
+            reasons.append(f'{len(missing_weights)} backbone tensors are '
+                           f'absent: {_shorten(missing_weights)}')
+        raise CheckpointMismatchError(
+            f'{filename!r} does not fit FasterNet arch {arch_name!r}: '
+            f'{"; ".join(reasons)}. The checkpoint holds {found}. Build the '
+            f'backbone with the matching arch, or point init_cfg at the '
+            f'checkpoint of arch {arch_name!r}.')
+
+    incompatible = model.load_state_dict(
+        OrderedDict((key, state_dict[key]) for key in loaded), strict=False)
+    assert not incompatible.unexpected_keys
+    summary = (f'FasterNet-{arch_name}: loaded {len(loaded)} tensors from '
+               f'{filename} ({layout} layout')
+    summary += f', prefix {prefix!r})' if prefix else ')'
+    if missing:
+        summary += (f'; kept fresh (not in the checkpoint): '
+                    f'{_shorten(missing)}')
+    if ignored:
+        summary += f'; ignored (not in the backbone): {_shorten(ignored)}'
+    print_log(summary, logger='current')
+    return dict(loaded=loaded, missing=missing, ignored=ignored)
