@@ -1,0 +1,33 @@
+import os.path as osp
+import sys
+
+import pytest
+import torch
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
+
+# The two cores of CI machines: more threads only add contention.
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture
+def repo_root():
+    return REPO_ROOT
+
+
+def randomize_norm_stats(model, seed=0):
+    """Give every BatchNorm non-trivial affine and running statistics, so
+    that loading and eval-mode comparisons test them too."""
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            shape = module.running_mean.shape
+            module.running_mean.copy_(torch.randn(shape, generator=generator))
+            module.running_var.copy_(
+                torch.rand(shape, generator=generator) + 0.5)
+            module.weight.data.copy_(
+                torch.rand(shape, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.randn(shape, generator=generator))
+    return model

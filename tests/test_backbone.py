@@ -1,0 +1,310 @@
+import pytest
+import torch
+from mmengine.analysis import get_model_complexity_info
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmfasternet import FasterNet
+from mmfasternet.models.backbones.fasternet import FasterNetBlock
+
+from conftest import randomize_norm_stats
+
+ARCHS = ('t0', 't1', 't2', 's', 'm', 'l')
+EMBED_DIMS = dict(t0=40, t1=64, t2=96, s=128, m=144, l=192)
+# REFERENCE.md: classifier parameters minus the head (1x1 conv 8E->1280 and
+# linear 1280->1000).
+BACKBONE_PARAMS = dict(
+    t0=2_214_900, t1=5_659_008, t2=12_718_848, s=28_589_312, m=50_765_904,
+    l=90_218_112)
+# Published FLOPs (MACs) of the classifier at 224x224, in G.
+PUBLISHED_GFLOPS = dict(t0=0.34, t1=0.85, t2=1.90, s=4.55, m=8.72, l=15.49)
+
+
+def count_params(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_backbone_parameter_count_is_exact(arch):
+    model = FasterNet(arch=arch, out_norm=False)
+    assert count_params(model) == BACKBONE_PARAMS[arch]
+    # The output norms add 2 parameters per channel of each returned stage.
+    with_norms = FasterNet(arch=arch)
+    extra = sum(2 * EMBED_DIMS[arch] * 2**i for i in range(4))
+    assert count_params(with_norms) == BACKBONE_PARAMS[arch] + extra
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_backbone_flops_match_published(arch):
+    model = FasterNet(arch=arch, out_indices=(3, ), out_norm=False).eval()
+    info = get_model_complexity_info(
+        model, input_shape=(3, 224, 224), show_table=False, show_arch=False)
+    gflops = info['flops'] / 1e9
+    # The published figures include the small head (<0.003 G) and are
+    # rounded to 0.01 G.
+    assert gflops == pytest.approx(PUBLISHED_GFLOPS[arch], rel=0.02)
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_output_shapes_every_variant(arch):
+    model = FasterNet(arch=arch).eval()
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, 64, 96))
+    assert isinstance(outs, tuple)
+    assert [tuple(o.shape) for o in outs] == [
+        (1, EMBED_DIMS[arch] * 2**i, 16 // 2**i, 24 // 2**i)
+        for i in range(4)
+    ]
+
+
+@pytest.mark.parametrize('size,expected', [
+    ((511, 511), [(127, 127), (63, 63), (31, 31), (15, 15)]),
+    ((112, 137), [(28, 34), (14, 17), (7, 8), (3, 4)]),
+    ((224, 224), [(56, 56), (28, 28), (14, 14), (7, 7)]),
+])
+def test_output_shapes_odd_sizes(size, expected):
+    model = FasterNet(arch='t0').eval()
+    with torch.no_grad():
+        outs = model(torch.rand(2, 3, *size))
+    assert [tuple(o.shape[2:]) for o in outs] == expected
+    assert [o.shape[1] for o in outs] == [40, 80, 160, 320]
+
+
+@pytest.mark.parametrize('out_indices,expected', [
+    ((0, 1, 2, 3), (0, 1, 2, 3)),
+    ((3, ), (3, )),
+    (3, (3, )),
+    ((1, 2), (1, 2)),
+    ((-1, ), (3, )),
+    ((-4, -2), (0, 2)),
+    ((2, 0), (0, 2)),
+])
+def test_out_indices(out_indices, expected):
+    model = FasterNet(arch='t0', out_indices=out_indices).eval()
+    assert model.out_indices == expected
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [40 * 2**i for i in expected]
+    norm_names = {n for n, _ in model.named_children() if n.startswith('norm')}
+    assert norm_names == {f'norm{2 * i}' for i in expected}
+
+
+def test_out_norm_is_applied_only_when_enabled():
+    torch.manual_seed(0)
+    with_norm = randomize_norm_stats(FasterNet(arch='t0')).eval()
+    without = FasterNet(arch='t0', out_norm=False).eval()
+    without.load_state_dict(with_norm.state_dict(), strict=False)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        normed, raw = with_norm(x), without(x)
+        for i in range(4):
+            expected = getattr(with_norm, f'norm{2 * i}')(raw[i])
+            torch.testing.assert_close(normed[i], expected)
+    assert not torch.allclose(normed[0], raw[0])
+
+
+@pytest.mark.parametrize('kwargs,error,match', [
+    (dict(arch='xl'), ValueError, 'unknown arch'),
+    (dict(arch=dict(embed_dims=32)), ValueError, 'depths'),
+    (dict(arch=dict(embed_dims=32, depths=(1, 1, 1))), ValueError,
+     '4 entries'),
+    (dict(arch=dict(embed_dims=32, depths=(1, 1, 1, 1), widths=3)),
+     ValueError, 'unknown'),
+    (dict(arch=3), TypeError, 'str or a dict'),
+    (dict(out_indices=(4, )), ValueError, 'out_indices'),
+    (dict(out_indices=(-5, )), ValueError, 'out_indices'),
+    (dict(out_indices=(1, -3)), ValueError, 'twice'),
+    (dict(frozen_stages=5), ValueError, 'frozen_stages'),
+    (dict(pconv_fw_type='slicing'), ValueError, 'residual'),
+    (dict(pconv_fw_type='concat'), ValueError, 'split_cat'),
+    (dict(pretrained='a.pth', init_cfg=dict(type='Pretrained',
+                                            checkpoint='a.pth')),
+     ValueError, 'not both'),
+    (dict(out_indice=(0, )), TypeError, 'out_indice'),
+])
+def test_bad_arguments_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        FasterNet(**kwargs)
+
+
+def test_custom_arch_dict():
+    model = FasterNet(
+        arch=dict(embed_dims=16, depths=(1, 1, 2, 1),
+                  act_cfg=dict(type='GELU'))).eval()
+    assert model.channels == (16, 32, 64, 128)
+    assert isinstance(model.stages[0].blocks[0].mlp[2], torch.nn.GELU)
+    outs = model(torch.rand(1, 3, 32, 32))
+    assert [o.shape[1] for o in outs] == [16, 32, 64, 128]
+
+
+@pytest.mark.parametrize('arch,act', [('t0', torch.nn.GELU),
+                                      ('t1', torch.nn.GELU),
+                                      ('t2', torch.nn.ReLU),
+                                      ('s', torch.nn.ReLU)])
+def test_arch_activation(arch, act):
+    model = FasterNet(arch=arch)
+    assert isinstance(model.stages[0].blocks[0].mlp[2], act)
+
+
+def test_module_names_follow_the_original():
+    keys = set(FasterNet(arch='t0').state_dict())
+    for key in ('patch_embed.proj.weight', 'patch_embed.norm.running_var',
+                'stages.0.blocks.0.spatial_mixing.partial_conv3.weight',
+                'stages.0.blocks.0.mlp.0.weight',
+                'stages.0.blocks.0.mlp.1.num_batches_tracked',
+                'stages.0.blocks.0.mlp.3.weight', 'stages.1.reduction.weight',
+                'stages.5.norm.bias', 'stages.6.blocks.1.mlp.3.weight',
+                'norm0.weight', 'norm6.running_mean'):
+        assert key in keys, key
+    no_norms = FasterNet(arch='t0', out_norm=False).state_dict()
+    assert len(no_norms) == 131 - 3  # the original minus its 3 head tensors
+
+
+def test_drop_path_rates_rise_linearly_over_all_blocks():
+    model = FasterNet(arch='t0', drop_path_rate=0.13)
+    blocks = [b for i in (0, 2, 4, 6) for b in model.stages[i].blocks]
+    rates = [getattr(b.drop_path, 'drop_prob', 0.0) for b in blocks]
+    expected = torch.linspace(0, 0.13, 13).tolist()
+    assert rates == pytest.approx(expected)
+
+
+@pytest.mark.parametrize('layer_scale', [0.0, 0.5])
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_pconv_forms_agree(layer_scale, channels_last):
+    torch.manual_seed(0)
+    reference = FasterNet(
+        arch='t0', layer_scale_init_value=layer_scale)
+    reference.init_weights()
+    randomize_norm_stats(reference)
+    split_mlp = FasterNet(
+        arch='t0', layer_scale_init_value=layer_scale,
+        pconv_fw_type='split_mlp')
+    split_mlp.load_state_dict(reference.state_dict())
+    x = torch.randn(2, 3, 64, 80)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+        reference = reference.to(memory_format=torch.channels_last)
+        split_mlp = split_mlp.to(memory_format=torch.channels_last)
+    reference.eval(), split_mlp.eval()
+    with torch.no_grad():
+        for a, b in zip(reference(x), split_mlp(x)):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+    # Trainable too: the gradients agree.
+    reference.train(), split_mlp.train()
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    sum(o.square().mean() for o in reference(xa)).backward()
+    sum(o.square().mean() for o in split_mlp(xb)).backward()
+    torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-4, atol=1e-6)
+    for (name, pa), pb in zip(reference.named_parameters(),
+                              split_mlp.parameters()):
+        torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-4, atol=1e-6,
+                                   msg=name)
+
+
+@pytest.mark.parametrize('form', ['split_cat', 'split_mlp'])
+def test_block_leaves_its_input_untouched(form):
+    block = FasterNetBlock(
+        channels=32, n_div=4, mlp_ratio=2., drop_path_rate=0.,
+        layer_scale_init_value=0., norm_cfg=dict(type='BN'),
+        act_cfg=dict(type='ReLU', inplace=True), pconv_fw_type=form).eval()
+    x = torch.randn(2, 32, 9, 11)
+    before = x.clone()
+    with torch.no_grad():
+        out = block(x)
+    torch.testing.assert_close(x, before, rtol=0, atol=0)
+    with torch.no_grad():
+        mixed = torch.cat((block.spatial_mixing.partial_conv3(before[:, :8]),
+                           before[:, 8:]), 1)
+        expected = before + block.mlp(mixed)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def _frozen_and_trainable(model, frozen_stages):
+    frozen = [model.patch_embed]
+    for stage in range(frozen_stages):
+        frozen.extend(model.stage_layers(stage))
+    trainable = [
+        layer for stage in range(frozen_stages, 4)
+        for layer in model.stage_layers(stage)
+    ]
+    return frozen, trainable
+
+
+@pytest.mark.parametrize('frozen_stages', [0, 1, 2, 4])
+def test_frozen_stages(frozen_stages):
+    model = FasterNet(arch='t0', frozen_stages=frozen_stages)
+    model.train()
+    frozen, trainable = _frozen_and_trainable(model, frozen_stages)
+    for module in frozen:
+        assert all(not p.requires_grad for p in module.parameters())
+        assert all(not m.training for m in module.modules())
+    for module in trainable:
+        assert all(p.requires_grad for p in module.parameters())
+        assert all(m.training for m in module.modules())
+    # Training leaves the frozen running statistics alone.
+    stats = model.patch_embed.norm.running_mean.clone()
+    model(torch.rand(2, 3, 64, 64))
+    torch.testing.assert_close(model.patch_embed.norm.running_mean, stats)
+    if frozen_stages == 4:
+        assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_no_frozen_stages_by_default():
+    model = FasterNet(arch='t0').train()
+    assert all(p.requires_grad for p in model.parameters())
+    assert all(m.training for m in model.modules())
+
+
+def test_norm_eval():
+    model = FasterNet(arch='t0', norm_eval=True)
+    model.train()
+    bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert bns and all(not bn.training for bn in bns)
+    assert all(p.requires_grad for p in model.parameters())
+    stats = [bn.running_var.clone() for bn in bns]
+    model(torch.rand(2, 3, 64, 64))
+    for bn, before in zip(bns, stats):
+        torch.testing.assert_close(bn.running_var, before)
+    model.train(False)
+    assert not any(m.training for m in model.modules())
+
+
+def test_with_cp_gives_same_outputs_and_gradients():
+    torch.manual_seed(0)
+    plain = FasterNet(arch='t0')
+    plain.init_weights()
+    checkpointed = FasterNet(arch='t0', with_cp=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    outs_a, outs_b = plain(x), checkpointed(x)
+    for a, b in zip(outs_a, outs_b):
+        torch.testing.assert_close(a, b)
+    sum(o.sum() for o in outs_a).backward()
+    sum(o.sum() for o in outs_b).backward()
+    for (name, pa), pb in zip(plain.named_parameters(),
+                              checkpointed.parameters()):
+        torch.testing.assert_close(pa.grad, pb.grad, msg=name)
+
+
+def test_default_init_is_truncated_normal():
+    torch.manual_seed(0)
+    model = FasterNet(arch='s')
+    model.init_weights()
+    weight = model.stages[4].blocks[0].mlp[0].weight
+    assert weight.std().item() == pytest.approx(0.02, rel=0.15)
+    assert weight.abs().max().item() <= 2.0  # truncated at +-2
+    assert torch.all(model.patch_embed.norm.weight == 1)
+
+
+def test_deprecated_pretrained_becomes_init_cfg():
+    with pytest.warns(DeprecationWarning, match='init_cfg'):
+        model = FasterNet(arch='t0', pretrained='some.pth')
+    assert model.init_cfg == dict(type='Pretrained', checkpoint='some.pth')
+
+
+def test_non_pretrained_init_cfg_is_honoured():
+    model = FasterNet(
+        arch='t0',
+        init_cfg=dict(type='Constant', layer='Conv2d', val=0.5))
+    model.init_weights()
+    assert torch.all(model.patch_embed.proj.weight == 0.5)

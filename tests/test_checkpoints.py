@@ -1,0 +1,271 @@
+"""Every checkpoint layout a user holds loads into the backbone and gives
+identical outputs; wrong files raise one clear error."""
+import os.path as osp
+import subprocess
+import sys
+from collections import OrderedDict
+
+import pytest
+import torch
+
+from mmfasternet import FasterNet
+from mmfasternet.models.utils import CheckpointMismatchError
+from mmfasternet.models.utils.checkpoint import infer_arch
+
+from conftest import randomize_norm_stats
+
+timm = pytest.importorskip('timm')
+
+
+def original_release_state_dict(model, seed=1):
+    """What the original ImageNet release holds for ``model``'s arch: the
+    backbone keys plus the classification head, flat, no wrapper."""
+    generator = torch.Generator().manual_seed(seed)
+    state = OrderedDict((k, v.clone()) for k, v in model.state_dict().items()
+                        if not k.startswith('norm'))
+    last = model.channels[-1]
+    state['avgpool_pre_head.1.weight'] = torch.randn(
+        1280, last, 1, 1, generator=generator)
+    state['head.weight'] = torch.randn(1000, 1280, generator=generator)
+    state['head.bias'] = torch.randn(1000, generator=generator)
+    return state
+
+
+def trained_backbone(arch='t0', seed=0, **kwargs):
+    torch.manual_seed(seed)
+    model = FasterNet(arch=arch, **kwargs)
+    model.init_weights()
+    return randomize_norm_stats(model, seed).eval()
+
+
+def fresh_loaded(path, arch='t0', **kwargs):
+    model = FasterNet(
+        arch=arch, init_cfg=dict(type='Pretrained', checkpoint=str(path)),
+        **kwargs)
+    model.init_weights()
+    return model.eval()
+
+
+def assert_same_outputs(model_a, model_b, size=(64, 64)):
+    x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        for a, b in zip(model_a(x), model_b(x)):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('arch', ['t0', 't1', 't2', 's', 'm', 'l'])
+def test_original_release_key_counts(arch):
+    model = FasterNet(arch=arch, out_norm=False)
+    state = original_release_state_dict(model)
+    expected = dict(t0=131, t1=131, t2=131, s=171, m=251, l=251)[arch]
+    assert len(state) == expected
+    assert infer_arch(state)['name'] == arch
+
+
+def test_original_imagenet_layout(tmp_path):
+    source = trained_backbone(out_norm=False)
+    path = tmp_path / 'fasternet_t0-epoch.281-val_acc1.71.9180.pth'
+    torch.save(original_release_state_dict(source), path)
+    loaded = fresh_loaded(path, out_norm=False)
+    assert_same_outputs(source, loaded)
+
+
+def test_original_layout_with_output_norms_fresh(tmp_path, caplog):
+    source = trained_backbone(out_norm=False)
+    path = tmp_path / 'original.pth'
+    torch.save(original_release_state_dict(source), path)
+    loaded = fresh_loaded(path)  # dense mode: norm0..6 are new
+    assert torch.all(loaded.norm0.weight == 1)
+    assert torch.all(loaded.norm6.running_var == 1)
+    torch.testing.assert_close(loaded.stages[6].blocks[1].mlp[3].weight,
+                               source.stages[6].blocks[1].mlp[3].weight)
+
+
+def test_summary_names_missing_and_ignored(tmp_path):
+    from mmfasternet.models.utils import load_pretrained_backbone
+    source = trained_backbone(out_norm=False)
+    path = tmp_path / 'original.pth'
+    torch.save(original_release_state_dict(source), path)
+    report = load_pretrained_backbone(FasterNet(arch='t0'), str(path))
+    assert len(report['loaded']) == 128
+    assert sorted(report['ignored']) == [
+        'avgpool_pre_head.1.weight', 'head.bias', 'head.weight'
+    ]
+    assert {k.split('.')[0] for k in report['missing']} == {
+        'norm0', 'norm2', 'norm4', 'norm6'
+    }
+
+
+@pytest.mark.parametrize('arch', ['t0', 's'])
+def test_timm_layout_matches_timm_features(tmp_path, arch):
+    torch.manual_seed(0)
+    reference = timm.create_model(f'fasternet_{arch}', pretrained=False)
+    randomize_norm_stats(reference).eval()
+    path = tmp_path / f'timm_fasternet_{arch}.pth'
+    torch.save(reference.state_dict(), path)
+    ours = fresh_loaded(path, arch=arch, out_norm=False)
+    x = torch.randn(2, 3, 96, 128, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = reference.forward_intermediates(x, intermediates_only=True)
+        got = ours(x)
+    assert len(expected) == len(got) == 4
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_timm_features_only_layout_matches(tmp_path):
+    """timm's ``features_only`` model names stages ``stages_{i}`` and keeps
+    no BN step counters; its state dict loads too."""
+    torch.manual_seed(0)
+    features = timm.create_model(
+        'fasternet_t1', pretrained=False, features_only=True)
+    randomize_norm_stats(features).eval()
+    state = features.state_dict()
+    assert any(k.startswith('stages_1.downsample.') for k in state)
+    path = tmp_path / 'timm_fasternet_t1_features.pth'
+    torch.save(state, path)
+    ours = fresh_loaded(path, arch='t1', out_norm=False)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        got, expected = ours(x), features(x)
+    assert len(got) == len(expected) == 4
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_mmdet2_coco_layout(tmp_path):
+    """The original mmdet 2.x Mask R-CNN release: meta + state_dict with
+    ``backbone.`` (including the output norms), ``neck.``, heads."""
+    source = trained_backbone(arch='s')
+    state = OrderedDict(('backbone.' + k, v)
+                        for k, v in source.state_dict().items())
+    state['neck.lateral_convs.0.conv.weight'] = torch.rand(256, 128, 1, 1)
+    state['rpn_head.rpn_conv.weight'] = torch.rand(256, 256, 3, 3)
+    state['roi_head.bbox_head.fc_cls.weight'] = torch.rand(81, 1024)
+    checkpoint = dict(
+        meta=dict(mmdet_version='2.25.0', epoch=12, iter=87960,
+                  CLASSES=('person', 'bicycle')),
+        state_dict=state)
+    path = tmp_path / 'mask_rcnn_fasternet_s_fpn_1x_coco.pth'
+    torch.save(checkpoint, path)
+    loaded = fresh_loaded(path, arch='s')
+    assert_same_outputs(source, loaded, size=(64, 64))
+    torch.testing.assert_close(loaded.norm4.running_mean,
+                               source.norm4.running_mean)
+
+
+def test_explicit_prefix_and_ddp_wrapper(tmp_path):
+    source = trained_backbone()
+    state = OrderedDict(('module.model.encoder.' + k, v)
+                        for k, v in source.state_dict().items())
+    path = tmp_path / 'wrapped.pth'
+    torch.save(dict(model=state), path)
+    model = FasterNet(
+        arch='t0',
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(path),
+            prefix='model.encoder'))
+    model.init_weights()
+    assert_same_outputs(source, model.eval())
+
+
+def test_mmfasternet_layout_via_convert_tool(tmp_path, repo_root):
+    torch.manual_seed(0)
+    reference = timm.create_model('fasternet_t0', pretrained=False)
+    randomize_norm_stats(reference).eval()
+    timm_path = tmp_path / 'timm.pth'
+    torch.save(reference.state_dict(), timm_path)
+    out_path = tmp_path / 'converted' / 'fasternet_t0_mmfasternet.pth'
+    result = subprocess.run(
+        [sys.executable, osp.join(repo_root, 'tools', 'convert_checkpoint.py'),
+         str(timm_path), str(out_path)],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert 'FasterNet-T0 from the timm layout' in result.stdout
+    converted = torch.load(out_path, map_location='cpu')
+    assert converted['meta']['arch'] == 't0'
+    assert converted['meta']['source_layout'] == 'timm'
+    state = converted['state_dict']
+    assert 'stages.1.reduction.weight' in state
+    assert 'avgpool_pre_head.1.weight' in state and 'head.bias' in state
+    assert len(state) == 131
+    from_timm = fresh_loaded(timm_path, out_norm=False)
+    from_converted = fresh_loaded(out_path, out_norm=False)
+    assert_same_outputs(from_timm, from_converted)
+    # A second run refuses to overwrite what the user has.
+    again = subprocess.run(
+        [sys.executable, osp.join(repo_root, 'tools', 'convert_checkpoint.py'),
+         str(timm_path), str(out_path)],
+        capture_output=True, text=True)
+    assert again.returncode != 0 and '--overwrite' in again.stderr
+
+
+def test_convert_tool_keeps_coco_output_norms(tmp_path, repo_root):
+    sys.path.insert(0, osp.join(repo_root, 'tools'))
+    from convert_checkpoint import convert
+    source = trained_backbone(arch='t0')
+    state = OrderedDict(('backbone.' + k, v)
+                        for k, v in source.state_dict().items())
+    state['neck.fpn_convs.0.conv.weight'] = torch.rand(8, 8, 3, 3)
+    src = tmp_path / 'coco.pth'
+    torch.save(dict(state_dict=state, meta=dict()), src)
+    meta, count = convert(str(src), str(tmp_path / 'out.pth'))
+    assert meta['source_layout'] == 'original' and count == 128 + 4 * 5
+    assert_same_outputs(source, fresh_loaded(tmp_path / 'out.pth'))
+
+
+def test_other_variant_raises_naming_both(tmp_path):
+    source = trained_backbone(arch='t1', out_norm=False)
+    path = tmp_path / 't1.pth'
+    torch.save(original_release_state_dict(source), path)
+    with pytest.raises(CheckpointMismatchError) as error:
+        fresh_loaded(path, arch='t0')
+    message = str(error.value)
+    assert "arch 't0'" in message and 'FasterNet-T1' in message
+    assert 'shape' in message
+
+
+def test_same_width_other_depth_raises(tmp_path):
+    source = trained_backbone(arch='m', out_norm=False)
+    path = tmp_path / 'm.pth'
+    state = original_release_state_dict(source)
+    # Same widths, one block fewer in stage 4: a partial backbone is refused.
+    for key in list(state):
+        if key.startswith('stages.4.blocks.17.'):
+            del state[key]
+    torch.save(state, path)
+    with pytest.raises(CheckpointMismatchError, match='absent'):
+        fresh_loaded(path, arch='m')
+
+
+def test_missing_file_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match='init_cfg=None'):
+        fresh_loaded(tmp_path / 'nowhere.pth')
+
+
+def test_non_checkpoint_file_raises(tmp_path):
+    path = tmp_path / 'notes.pth'
+    path.write_text('these are not weights\n')
+    with pytest.raises(CheckpointMismatchError, match='PyTorch checkpoint'):
+        fresh_loaded(path)
+
+
+def test_foreign_model_checkpoint_raises(tmp_path):
+    import torchvision
+    path = tmp_path / 'resnet18.pth'
+    torch.save(torchvision.models.resnet18().state_dict(), path)
+    with pytest.raises(CheckpointMismatchError, match='none of its'):
+        fresh_loaded(path)
+
+
+def test_failed_load_leaves_weights_untouched(tmp_path):
+    source = trained_backbone(arch='t1', out_norm=False)
+    path = tmp_path / 't1.pth'
+    torch.save(original_release_state_dict(source), path)
+    model = FasterNet(
+        arch='t0', init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(CheckpointMismatchError):
+        model.init_weights()
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
