@@ -6,6 +6,9 @@ registry, which the mmdet, mmseg and mmpretrain registries fall back to, so
 """
 from .checkpoints import ORIGINAL_CHECKPOINTS
 from .models import FasterNet
+from .utils import allow_mmengine_checkpoints
 from .version import __version__
+
+allow_mmengine_checkpoints()
 
 __all__ = ['FasterNet', 'ORIGINAL_CHECKPOINTS', '__version__']
