@@ -1,0 +1,97 @@
+"""Train a detector, segmentor or classifier from an mmfasternet config.
+
+    python tools/train.py configs/maskrcnn_fasternet_s_coco.py
+    bash tools/dist_train.sh configs/maskrcnn_fasternet_s_coco.py 8
+
+The same script serves mmdet, mmseg and mmpretrain configs (the config's
+default_scope says which). Runs from the repo root with or without
+``pip install -e .``.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from mmfasternet.engine import (default_work_dir,  # noqa: E402
+                                setup_cpu_distributed, task_of)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='automatic mixed precision (AmpOptimWrapper; needs a GPU)')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the lr by actual / base batch size (auto_scale_lr)')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from this checkpoint, or without a path from the '
+        'latest checkpoint in the work dir')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config entries, e.g. train_cfg.max_epochs=1')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_config(args) -> Config:
+    cfg = Config.fromfile(args.config)
+    task_of(cfg)  # fails early, and clearly, on a config of another library
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = default_work_dir(args.config)
+
+    if args.amp:
+        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if optim_wrapper == 'AmpOptimWrapper':
+            print('AMP is already enabled in the config.')
+        else:
+            if optim_wrapper != 'OptimWrapper':
+                raise ValueError(f'--amp replaces OptimWrapper, but the '
+                                 f'config uses {optim_wrapper}.')
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise ValueError('--auto-scale-lr needs auto_scale_lr='
+                             'dict(base_batch_size=...) in the config.')
+        cfg.auto_scale_lr.enable = True
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    setup_cpu_distributed(cfg, args.launcher)
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = build_config(args)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
