@@ -1,0 +1,12 @@
+# Mask R-CNN FPN 1x, FasterNet-L: the original recipe (lr 1e-4, drop path 0.3).
+_base_ = './maskrcnn_fasternet_s_coco.py'
+
+model = dict(
+    backbone=dict(
+        arch='l',
+        drop_path_rate=0.3,
+        init_cfg=dict(
+            checkpoint='checkpoints/fasternet_l-epoch.299-val_acc1.83.5060.pth'
+        )),
+    neck=dict(in_channels=[192, 384, 768, 1536]))
+optim_wrapper = dict(optimizer=dict(lr=0.0001))

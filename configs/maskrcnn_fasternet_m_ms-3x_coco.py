@@ -1,0 +1,12 @@
+# Mask R-CNN FPN ms-3x, FasterNet-M (see the S 3x config).
+_base_ = './maskrcnn_fasternet_s_ms-3x_coco.py'
+
+model = dict(
+    backbone=dict(
+        arch='m',
+        drop_path_rate=0.2,
+        init_cfg=dict(
+            checkpoint='checkpoints/fasternet_m-epoch.291-val_acc1.82.9620.pth'
+        )),
+    neck=dict(in_channels=[144, 288, 576, 1152]))
+optim_wrapper = dict(optimizer=dict(lr=0.0001))
