@@ -1,0 +1,282 @@
+"""Detection: every shipped config builds and runs; the real tools train,
+test (2.x-style --eval), resume and run distributed on generated COCO data."""
+import glob
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DET_CONFIGS = sorted(
+    glob.glob(osp.join(REPO, 'configs', 'maskrcnn_fasternet_*.py')) +
+    glob.glob(osp.join(REPO, 'configs', 'demo', 'maskrcnn_*.py')))
+TINY_DEMO = [
+    # 64x64 images keep each end-to-end step to seconds
+    'train_dataloader.batch_size=2', 'val_dataloader.batch_size=2',
+    'test_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+    'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'val_dataloader.persistent_workers=False',
+    'test_dataloader.persistent_workers=False',
+    'default_hooks.logger.interval=1',
+]
+
+
+def tool(name):
+    return osp.join(REPO, 'tools', name)
+
+
+def run(args, cwd, env=None, timeout=600):
+    result = subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env=dict(os.environ, **(env or {})))
+    assert result.returncode == 0, (
+        f'{args} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}')
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope='module')
+def coco_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('data') / 'demo_coco'
+    run([sys.executable, tool('make_demo_data.py'), 'coco', str(root),
+         '--train', '8', '--val', '4', '--size', '96', '96'], cwd=REPO)
+    return root
+
+
+def data_root_options(root):
+    root = str(root) + '/'
+    return [
+        f'train_dataloader.dataset.data_root={root}',
+        f'val_dataloader.dataset.data_root={root}',
+        f'test_dataloader.dataset.data_root={root}',
+        f'val_evaluator.ann_file={root}annotations/instances_val2017.json',
+        f'test_evaluator.ann_file={root}annotations/instances_val2017.json',
+    ]
+
+
+def test_generated_data_is_valid_coco(coco_root):
+    from pycocotools.coco import COCO
+    coco = COCO(str(coco_root / 'annotations' / 'instances_train2017.json'))
+    assert len(coco.getImgIds()) == 8
+    assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == [
+        'circle', 'square', 'triangle'
+    ]
+    annotation = coco.loadAnns(coco.getAnnIds())[0]
+    mask = coco.annToMask(annotation)
+    assert mask.sum() == pytest.approx(annotation['area'], rel=0.15)
+    assert (coco_root / 'val2017').is_dir()
+
+
+@pytest.mark.parametrize('config', DET_CONFIGS, ids=osp.basename)
+def test_detection_config_builds_and_runs(config):
+    from mmdet.registry import MODELS
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.mask import BitmapMasks
+    from mmengine.registry import init_default_scope
+    from mmengine.structures import InstanceData
+
+    cfg = Config.fromfile(config)
+    assert cfg.model.backbone.type == 'FasterNet'
+    assert 'mmfasternet' in cfg.custom_imports['imports']
+    arch = cfg.model.backbone.arch
+    channels = {'t0': 40, 't1': 64, 't2': 96, 's': 128, 'm': 144, 'l': 192}
+    assert cfg.model.neck.in_channels == [channels[arch] * 2**i
+                                          for i in range(4)]
+    cfg.model.backbone.init_cfg = None
+    init_default_scope('mmdet')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+
+    size = 64
+    samples = []
+    for _ in range(2):
+        sample = DetDataSample()
+        sample.set_metainfo(
+            dict(img_shape=(size, size), ori_shape=(size, size),
+                 pad_shape=(size, size), batch_input_shape=(size, size),
+                 scale_factor=(1., 1.)))
+        gt = InstanceData()
+        gt.bboxes = torch.tensor([[4., 6., 40., 50.]])
+        gt.labels = torch.tensor([1])
+        mask = torch.zeros(1, size, size, dtype=torch.uint8)
+        mask[:, 6:50, 4:40] = 1
+        gt.masks = BitmapMasks(mask.numpy(), size, size)
+        sample.gt_instances = gt
+        samples.append(sample)
+    inputs = torch.rand(2, 3, size, size)
+    model.train()
+    losses = model(inputs, samples, mode='loss')
+    total, _ = model.parse_losses(losses)
+    assert torch.isfinite(total)
+    for key in ('loss_rpn_cls', 'loss_cls', 'loss_bbox', 'loss_mask'):
+        assert key in losses
+    total.backward()
+    assert model.backbone.patch_embed.proj.weight.grad is not None
+    model.eval()
+    with torch.no_grad():
+        results = model(inputs, samples, mode='predict')
+    assert len(results) == 2
+    assert {'bboxes', 'scores', 'labels', 'masks'} <= set(
+        results[0].pred_instances.keys())
+
+
+def test_recipes_follow_the_original():
+    for arch, lr, drop_path in (('s', 2e-4, 0.15), ('m', 1e-4, 0.2),
+                                ('l', 1e-4, 0.3)):
+        cfg = Config.fromfile(
+            osp.join(REPO, 'configs', f'maskrcnn_fasternet_{arch}_coco.py'))
+        assert cfg.optim_wrapper.optimizer == dict(
+            type='AdamW', lr=lr, betas=(0.9, 0.999), weight_decay=1e-4)
+        assert cfg.model.backbone.drop_path_rate == drop_path
+        assert cfg.train_cfg.max_epochs == 12
+        steps = cfg.param_scheduler[1]
+        assert steps.milestones == [8, 11] and steps.gamma == 0.1
+        warmup = cfg.param_scheduler[0]
+        assert (warmup.start_factor, warmup.end) == (0.001, 500)
+        assert cfg.train_dataloader.batch_size == 2
+        assert cfg.auto_scale_lr.base_batch_size == 16
+        assert cfg.model.backbone.init_cfg.checkpoint.startswith(
+            f'checkpoints/fasternet_{arch}-epoch.')
+        three_x = Config.fromfile(
+            osp.join(REPO, 'configs',
+                     f'maskrcnn_fasternet_{arch}_ms-3x_coco.py'))
+        assert three_x.train_dataloader.dataset.type == 'RepeatDataset'
+        assert three_x.train_dataloader.dataset.times == 3
+        assert three_x.model.backbone.arch == arch
+        assert three_x.optim_wrapper.optimizer.lr == lr
+
+
+def test_train_test_resume_end_to_end(coco_root, tmp_path):
+    config = osp.join(REPO, 'configs', 'demo',
+                      'maskrcnn_fasternet_t0_shapes_demo.py')
+    work_dir = tmp_path / 'work'
+    options = TINY_DEMO + data_root_options(coco_root) + [
+        'image_scale=(96,96)', 'train_cfg.max_epochs=2',
+        'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=1',
+        'default_hooks.checkpoint.max_keep_ckpts=3'
+    ]
+    log = run([sys.executable, tool('train.py'), config, '--work-dir',
+               str(work_dir), '--cfg-options'] + options, cwd=REPO)
+    assert 'Epoch(train) [2][4/4]' in log
+    checkpoint = work_dir / 'epoch_2.pth'
+    assert checkpoint.is_file()
+
+    log = run([sys.executable, tool('test.py'), config, str(checkpoint),
+               '--work-dir', str(tmp_path / 'test'), '--eval', 'bbox', 'segm',
+               '--show-dir', 'vis', '--out', str(tmp_path / 'preds.pkl'),
+               '--cfg-options'] + options, cwd=REPO)
+    for metric in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP',
+                   'coco/segm_mAP_50'):
+        assert re.search(rf'{metric}: [\d.]+', log), metric
+    drawn = glob.glob(str(tmp_path / 'test' / '*' / 'vis' / '*.jpg'))
+    assert len(drawn) == 4
+    assert (tmp_path / 'preds.pkl').stat().st_size > 0
+
+    # --eval bbox alone changes the evaluator: no segm metrics.
+    log = run([sys.executable, tool('test.py'), config, str(checkpoint),
+               '--work-dir', str(tmp_path / 'test_bbox'), '--eval', 'bbox',
+               '--cfg-options'] + options, cwd=REPO)
+    assert 'coco/bbox_mAP' in log and 'coco/segm_mAP' not in log
+
+    # Resume (weights-only safe loading of mmengine's checkpoint included)
+    # continues from the saved epoch.
+    options = [o.replace('max_epochs=2', 'max_epochs=3') for o in options]
+    log = run([sys.executable, tool('train.py'), config, '--work-dir',
+               str(work_dir), '--resume', '--cfg-options'] + options,
+              cwd=REPO)
+    assert 'resumed epoch: 2, iter: 8' in log
+    assert 'Epoch(train) [3][4/4]' in log
+    assert 'Epoch(train) [1]' not in log
+    assert (work_dir / 'epoch_3.pth').is_file()
+
+
+def test_eval_rejects_unknown_metric():
+    config = osp.join(REPO, 'configs', 'maskrcnn_fasternet_t0_coco.py')
+    result = subprocess.run(
+        [sys.executable, tool('test.py'), config, 'none.pth', '--eval',
+         'mAP'], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2
+    assert 'choose from bbox, segm, proposal' in result.stderr
+
+
+def test_two_process_cpu_distributed_training(coco_root, tmp_path):
+    config = osp.join(REPO, 'configs', 'demo',
+                      'maskrcnn_fasternet_t0_shapes_demo.py')
+    options = TINY_DEMO + data_root_options(coco_root) + [
+        'image_scale=(64,64)', 'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=1'
+    ]
+    log = run(['bash', tool('dist_train.sh'), config, '2', '--work-dir',
+               str(tmp_path / 'dist'), '--cfg-options'] + options,
+              cwd=REPO,
+              env=dict(PYTHON=sys.executable, PORT='29517',
+                       OMP_NUM_THREADS='1'))
+    # 8 images over 2 processes x 2 per batch: 2 iterations per epoch.
+    assert 'Epoch(train) [1][2/2]' in log
+    assert 'Distributed launcher: pytorch' in log and 'GPU number: 2' in log
+    assert 'coco/bbox_mAP' in log  # the distributed evaluation ran too
+    assert (tmp_path / 'dist' / 'epoch_1.pth').is_file()
+
+
+def test_user_config_outside_the_repo(coco_root, tmp_path):
+    """A config of the user's own, elsewhere, that only names mmfasternet in
+    custom_imports and the backbone by type."""
+    config = tmp_path / 'my_maskrcnn.py'
+    root = f'{coco_root}/'
+    config.write_text(
+        textwrap.dedent(f"""
+        _base_ = [
+            'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+            'mmdet::_base_/datasets/coco_instance.py',
+            'mmdet::_base_/schedules/schedule_1x.py',
+            'mmdet::_base_/default_runtime.py',
+        ]
+        custom_imports = dict(imports=['mmfasternet'],
+                              allow_failed_imports=False)
+        model = dict(
+            backbone=dict(_delete_=True, type='FasterNet', arch='t0'),
+            neck=dict(in_channels=[40, 80, 160, 320]),
+            roi_head=dict(bbox_head=dict(num_classes=3),
+                          mask_head=dict(num_classes=3)))
+        metainfo = dict(classes=('circle', 'square', 'triangle'))
+        pipeline = [
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+            dict(type='Resize', scale=(64, 64), keep_ratio=True),
+            dict(type='PackDetInputs'),
+        ]
+        train_dataloader = dict(
+            batch_size=4, num_workers=0, persistent_workers=False,
+            dataset=dict(data_root='{root}', metainfo=metainfo,
+                         pipeline=pipeline,
+                         ann_file='annotations/instances_train2017.json',
+                         data_prefix=dict(img='train2017/')))
+        train_cfg = dict(max_epochs=1)
+        val_cfg = val_dataloader = val_evaluator = None
+        test_cfg = test_dataloader = test_evaluator = None
+        default_hooks = dict(logger=dict(interval=1))
+        """))
+    env = dict(PYTHONPATH=REPO)  # as after `pip install -e .`
+    log = run([sys.executable, tool('train.py'), str(config), '--work-dir',
+               str(tmp_path / 'work')], cwd=tmp_path, env=env)
+    assert 'Epoch(train) [1][2/2]' in log
+    assert 'FasterNet' in (tmp_path / 'work' / 'my_maskrcnn.py').read_text()
+
+
+def test_get_flops_tool_on_a_detector():
+    config = osp.join(REPO, 'configs', 'maskrcnn_fasternet_t0_coco.py')
+    out = run([sys.executable, tool('get_flops.py'), config, '--shape', '320',
+               '256'], cwd=REPO)
+    assert 'input:    1x3x320x256' in out
+    params = float(re.search(r'params:\s+([\d.]+) M', out).group(1))
+    backbone = float(re.search(r'\(backbone ([\d.]+) M\)', out).group(1))
+    assert backbone == pytest.approx(2.22, abs=0.01)  # + output norms
+    assert params > backbone
+    assert re.search(r'FLOPs:\s+[\d.]+ G \(backbone [\d.]+ G\)', out)
