@@ -16,7 +16,8 @@ from mmengine.config import Config
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DET_CONFIGS = sorted(
     glob.glob(osp.join(REPO, 'configs', 'maskrcnn_fasternet_*.py')) +
-    glob.glob(osp.join(REPO, 'configs', 'demo', 'maskrcnn_*.py')))
+    glob.glob(osp.join(REPO, 'configs', 'demo', 'maskrcnn_*.py')) +
+    glob.glob(osp.join(REPO, 'configs', 'examples', 'maskrcnn_*.py')))
 TINY_DEMO = [
     # 64x64 images keep each end-to-end step to seconds
     'train_dataloader.batch_size=2', 'val_dataloader.batch_size=2',
@@ -123,6 +124,9 @@ def test_detection_config_builds_and_runs(config):
     with torch.no_grad():
         results = model(inputs, samples, mode='predict')
     assert len(results) == 2
+    num_classes = cfg.model.roi_head.bbox_head.num_classes
+    assert results[0].pred_instances.masks.shape[0] <= 100
+    assert model.roi_head.bbox_head.fc_cls.out_features == num_classes + 1
     assert {'bboxes', 'scores', 'labels', 'masks'} <= set(
         results[0].pred_instances.keys())
 

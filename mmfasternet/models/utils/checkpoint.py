@@ -40,7 +40,8 @@ def read_checkpoint(filename: str, map_location='cpu') -> dict:
         raise FileNotFoundError(
             f'FasterNet checkpoint not found: {filename!r}. Download the '
             f'weights to that path (see the README, "Pretrained weights"), '
-            f'fix the path, or set init_cfg=None to train from scratch.')
+            f'fix the path, or set the backbone\'s init_cfg=None (to train '
+            f'from scratch, or when load_from provides all weights).')
     from mmengine.runner.checkpoint import CheckpointLoader
     try:
         checkpoint = CheckpointLoader.load_checkpoint(
