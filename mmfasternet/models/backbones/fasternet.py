@@ -18,6 +18,7 @@ from mmengine.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils.checkpoint import load_pretrained_backbone
+from ..utils.fusion import conv_with_folded_bn, fuse_conv_bn
 
 PCONV_FORWARD_TYPES = ('split_cat', 'split_mlp')
 
@@ -45,6 +46,63 @@ class PartialConv(nn.Module):
         convolved, untouched = torch.split(
             x, [self.conv_channels, self.untouched_channels], dim=1)
         return torch.cat((self.partial_conv3(convolved), untouched), dim=1)
+
+
+class _ChannelMatrix:
+    """A (N, C, H, W) tensor seen, without copying, as N matrices over its
+    channels: (N, HW, C) for channels_last tensors, (N, C, HW) otherwise, so
+    that 1x1 convs become batched GEMMs that read channel slices in place."""
+
+    def __init__(self, shape: Tuple[int, int, int], data: torch.Tensor,
+                 channels_last: bool):
+        self.shape = shape  # N, H, W
+        self.data = data
+        self.channels_last = channels_last
+
+    @classmethod
+    def from_image(cls, x: torch.Tensor) -> '_ChannelMatrix':
+        n, c, height, width = x.shape
+        channels_last = (
+            x.is_contiguous(memory_format=torch.channels_last)
+            and not x.is_contiguous())
+        data = (
+            x.permute(0, 2, 3, 1).reshape(n, height * width, c)
+            if channels_last else x.reshape(n, c, height * width))
+        return cls((n, height, width), data, channels_last)
+
+    def linear(self, weight: torch.Tensor, bias: torch.Tensor = None,
+               channels: slice = slice(None), accumulate=None,
+               residual=None):
+        """``weight`` (out, in) over the ``channels`` of this map, plus
+        ``bias``, added into ``accumulate`` in place or onto ``residual``."""
+        n = self.data.shape[0]
+        if self.channels_last:
+            inputs = self.data[:, :, channels]
+            left, right = inputs, weight.t().expand(n, -1, -1)
+            bias = None if bias is None else bias.view(1, 1, -1)
+        else:
+            inputs = self.data[:, channels]
+            left, right = weight.expand(n, -1, -1), inputs
+            bias = None if bias is None else bias.view(1, -1, 1)
+        if accumulate is not None:
+            accumulate.data.baddbmm_(left, right)
+            return accumulate
+        if residual is not None:
+            out = torch.baddbmm(residual.data, left, right)
+        elif bias is not None:
+            out = torch.baddbmm(bias, left, right)
+        else:
+            out = torch.bmm(left, right)
+        return _ChannelMatrix(self.shape, out, self.channels_last)
+
+    def apply(self, fn) -> '_ChannelMatrix':
+        return _ChannelMatrix(self.shape, fn(self.data), self.channels_last)
+
+    def to_image(self) -> torch.Tensor:
+        n, height, width = self.shape
+        if self.channels_last:
+            return self.data.view(n, height, width, -1).permute(0, 3, 1, 2)
+        return self.data.view(n, -1, height, width)
 
 
 class FasterNetBlock(nn.Module):
@@ -91,30 +149,60 @@ class FasterNetBlock(nn.Module):
             DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity())
         self.pconv_fw_type = pconv_fw_type
         self.with_cp = with_cp
+        self.deploy = False
 
-    def _first_mlp_conv_split(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, height, width = x.shape
+    def _partial_mlp_input(self, x: torch.Tensor, weight: torch.Tensor,
+                           bias: Optional[torch.Tensor]):
+        """The first 1x1 conv applied to PConv's output without building it:
+        ``W[:, k:] @ x[k:] + W[:, :k] @ conv3(x[:k]) (+ bias)`` as batched
+        matrix products over views of ``x``. Returns the hidden map as a
+        :class:`_ChannelMatrix` in ``x``'s memory layout."""
         conv_channels = self.spatial_mixing.conv_channels
         convolved = self.spatial_mixing.partial_conv3(x[:, :conv_channels])
-        weight = self.mlp[0].weight.flatten(1)
-        # (hidden, C-k) @ (N, C-k, HW): reads the untouched channels in place.
-        hidden = torch.matmul(weight[:, conv_channels:],
-                              x[:, conv_channels:].flatten(2))
-        hidden = hidden.baddbmm_(weight[:, :conv_channels].expand(n, -1, -1),
-                                 convolved.flatten(2))
-        return hidden.view(n, -1, height, width)
+        hidden = _ChannelMatrix.from_image(x).linear(weight[:, conv_channels:], bias,
+                             channels=slice(conv_channels, None))
+        return _ChannelMatrix.from_image(convolved).linear(
+            weight[:, :conv_channels], accumulate=hidden)
+
+    def switch_to_deploy(self):
+        """Fold the MLP's BN (and the layer scale) into the 1x1 convs and
+        run PConv + MLP + residual as GEMMs over views (see
+        :meth:`_forward_deploy`). Inference only; irreversible."""
+        if self.deploy:
+            return
+        weight, bias = fuse_conv_bn(self.mlp[0], self.mlp[1])
+        out_weight = self.mlp[3].weight.flatten(1)
+        if self.layer_scale is not None:
+            out_weight = out_weight * self.layer_scale.view(-1, 1)
+        self.mlp_in_weight = nn.Parameter(weight.flatten(1).detach())
+        self.mlp_in_bias = nn.Parameter(bias.detach())
+        self.mlp_out_weight = nn.Parameter(out_weight.detach())
+        self.act = self.mlp[2]
+        del self.mlp, self.layer_scale, self.drop_path
+        self.deploy = True
+
+    def _forward_deploy(self, x: torch.Tensor) -> torch.Tensor:
+        # No concatenated copy, the input is only read, and the residual add
+        # is fused into the last GEMM.
+        hidden = self._partial_mlp_input(x, self.mlp_in_weight,
+                                         self.mlp_in_bias).apply(self.act)
+        residual = _ChannelMatrix.from_image(x)
+        return hidden.linear(self.mlp_out_weight, residual=residual).to_image()
 
     def _residual_branch(self, x: torch.Tensor) -> torch.Tensor:
         if self.pconv_fw_type == 'split_cat':
             hidden = self.mlp[0](self.spatial_mixing(x))
         else:
-            hidden = self._first_mlp_conv_split(x)
+            hidden = self._partial_mlp_input(
+                x, self.mlp[0].weight.flatten(1), None).to_image()
         out = self.mlp[3](self.mlp[2](self.mlp[1](hidden)))
         if self.layer_scale is not None:
             out = out * self.layer_scale.view(1, -1, 1, 1)
         return x + self.drop_path(out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.deploy:
+            return self._forward_deploy(x)
         if self.with_cp and x.requires_grad:
             return cp.checkpoint(self._residual_branch, x, use_reentrant=False)
         return self._residual_branch(x)
@@ -152,6 +240,13 @@ class PatchEmbed(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.proj(x))
 
+    def switch_to_deploy(self):
+        """Fold the norm into the conv (which gains a bias)."""
+        if isinstance(self.norm, nn.Identity):
+            return
+        self.proj = conv_with_folded_bn(self.proj, self.norm)
+        self.norm = nn.Identity()
+
 
 class PatchMerging(nn.Module):
     """Downsampling between stages: 2x2 stride-2 conv (C->2C, no bias) + norm.
@@ -168,6 +263,13 @@ class PatchMerging(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.reduction(x))
+
+    def switch_to_deploy(self):
+        """Fold the norm into the conv (which gains a bias)."""
+        if isinstance(self.norm, nn.Identity):
+            return
+        self.reduction = conv_with_folded_bn(self.reduction, self.norm)
+        self.norm = nn.Identity()
 
 
 @MODELS.register_module()
@@ -331,6 +433,7 @@ class FasterNet(BaseModule):
                                 build_norm_layer(norm_cfg,
                                                  self.channels[i])[1])
 
+        self.deploy = False
         self._freeze_stages()
 
     def _resolve_arch(self, arch: Union[str, dict]) -> dict:
@@ -429,6 +532,20 @@ class FasterNet(BaseModule):
             prefix=self.init_cfg.get('prefix'),
             map_location=self.init_cfg.get('map_location', 'cpu'))
         self._is_init = True
+
+    def switch_to_deploy(self):
+        """Turn the trained backbone into its inference form: every BN that
+        follows a conv folded into it (stem, mergings, block MLPs), PConv and
+        the MLP run as GEMMs over views (no concatenated copy, the residual
+        input never written). Eval-mode outputs are unchanged. Irreversible:
+        call it on a copy if the training form is still needed."""
+        if self.training:
+            raise RuntimeError('FasterNet.switch_to_deploy() folds BN '
+                               'statistics: call model.eval() first.')
+        for module in self.modules():
+            if module is not self and hasattr(module, 'switch_to_deploy'):
+                module.switch_to_deploy()
+        self.deploy = True
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """(N, C_in, H, W) -> tuple of the stage outputs in ``out_indices``."""

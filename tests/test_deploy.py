@@ -1,0 +1,91 @@
+"""The deploy (inference) form equals the training form's eval outputs."""
+import copy
+
+import pytest
+import torch
+
+from mmfasternet import FasterNet
+from mmfasternet.deploy import switch_to_deploy
+
+from conftest import randomize_norm_stats
+
+
+def assert_equal_outputs(got, expected, tolerance=1e-5):
+    """Within ``tolerance`` of each output's scale: fp32 GEMMs and convs sum
+    in different orders, so single elements near zero differ by a few ulps
+    of the map's magnitude."""
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        scale = max(1.0, b.abs().max().item())
+        assert (a - b).abs().max().item() <= tolerance * scale
+
+
+def trained(arch, **kwargs):
+    torch.manual_seed(0)
+    model = FasterNet(arch=arch, **kwargs)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.trunc_normal_(module.weight, std=0.02)
+    return randomize_norm_stats(model).eval()
+
+
+@pytest.mark.parametrize('arch', ['t0', 't1', 's'])
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_backbone_deploy_matches_eval(arch, channels_last):
+    model = trained(arch)
+    deployed = switch_to_deploy(copy.deepcopy(model))
+    x = torch.randn(2, 3, 96, 128)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)
+        deployed = deployed.to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        expected, got = model(x), deployed(x)
+    assert_equal_outputs(got, expected)
+    for out in got:
+        assert out.is_contiguous(
+            memory_format=torch.channels_last) == channels_last
+
+
+def test_deploy_is_exact_in_float64():
+    model = trained('s', layer_scale_init_value=0.3).double()
+    deployed = switch_to_deploy(copy.deepcopy(model))
+    x = torch.randn(1, 3, 64, 96, dtype=torch.float64)
+    with torch.no_grad():
+        for a, b in zip(deployed(x), model(x)):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_deploy_folds_every_bn_and_layer_scale():
+    model = trained('t0', layer_scale_init_value=0.5, out_norm=False)
+    deployed = switch_to_deploy(copy.deepcopy(model))
+    names = [type(m).__name__ for m in deployed.modules()]
+    assert 'BatchNorm2d' not in names
+    block = deployed.stages[4].blocks[0]
+    assert block.deploy and not hasattr(block, 'mlp')
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert_equal_outputs(deployed(x), model(x))
+
+
+def test_deploy_needs_eval_mode_and_is_idempotent():
+    model = FasterNet(arch='t0')
+    with pytest.raises(RuntimeError, match='eval'):
+        model.switch_to_deploy()
+    model.eval().switch_to_deploy()
+    model.switch_to_deploy()  # a second call changes nothing
+    assert model.deploy
+
+
+def test_deploy_leaves_input_untouched():
+    deployed = switch_to_deploy(trained('t0'))
+    x = torch.randn(1, 3, 64, 64)
+    before = x.clone()
+    with torch.no_grad():
+        deployed(x)
+    assert torch.equal(x, before)
+
+
+def test_switch_to_deploy_rejects_models_without_backbone():
+    with pytest.raises(ValueError, match='nothing to convert'):
+        switch_to_deploy(torch.nn.Conv2d(3, 3, 1))
