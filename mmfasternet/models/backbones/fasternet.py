@@ -10,6 +10,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
@@ -49,9 +50,10 @@ class PartialConv(nn.Module):
 
 
 class _ChannelMatrix:
-    """A (N, C, H, W) tensor seen, without copying, as N matrices over its
-    channels: (N, HW, C) for channels_last tensors, (N, C, HW) otherwise, so
-    that 1x1 convs become batched GEMMs that read channel slices in place."""
+    """A (N, C, H, W) tensor seen, without copying, as matrices over its
+    channels, so that 1x1 convs become GEMMs that read channel slices in
+    place: one (N*H*W, C) matrix for a channels_last tensor, N (C, H*W)
+    matrices otherwise."""
 
     def __init__(self, shape: Tuple[int, int, int], data: torch.Tensor,
                  channels_last: bool):
@@ -66,33 +68,39 @@ class _ChannelMatrix:
             x.is_contiguous(memory_format=torch.channels_last)
             and not x.is_contiguous())
         data = (
-            x.permute(0, 2, 3, 1).reshape(n, height * width, c)
+            x.permute(0, 2, 3, 1).reshape(n * height * width, c)
             if channels_last else x.reshape(n, c, height * width))
         return cls((n, height, width), data, channels_last)
 
     def linear(self, weight: torch.Tensor, bias: torch.Tensor = None,
                channels: slice = slice(None), accumulate=None,
-               residual=None):
-        """``weight`` (out, in) over the ``channels`` of this map, plus
-        ``bias``, added into ``accumulate`` in place or onto ``residual``."""
-        n = self.data.shape[0]
+               residual=None) -> '_ChannelMatrix':
+        """``weight`` (out, in) applied to the ``channels`` of this map, plus
+        ``bias``; added into ``accumulate`` in place, or onto
+        ``residual``."""
         if self.channels_last:
-            inputs = self.data[:, :, channels]
-            left, right = inputs, weight.t().expand(n, -1, -1)
-            bias = None if bias is None else bias.view(1, 1, -1)
+            inputs = self.data[:, channels]
+            if accumulate is not None:
+                accumulate.data.addmm_(inputs, weight.t())
+                return accumulate
+            if residual is not None:
+                out = torch.addmm(residual.data, inputs, weight.t())
+            elif bias is not None:
+                out = torch.addmm(bias, inputs, weight.t())
+            else:
+                out = torch.mm(inputs, weight.t())
         else:
             inputs = self.data[:, channels]
-            left, right = weight.expand(n, -1, -1), inputs
-            bias = None if bias is None else bias.view(1, -1, 1)
-        if accumulate is not None:
-            accumulate.data.baddbmm_(left, right)
-            return accumulate
-        if residual is not None:
-            out = torch.baddbmm(residual.data, left, right)
-        elif bias is not None:
-            out = torch.baddbmm(bias, left, right)
-        else:
-            out = torch.bmm(left, right)
+            weight = weight.expand(inputs.shape[0], -1, -1)
+            if accumulate is not None:
+                accumulate.data.baddbmm_(weight, inputs)
+                return accumulate
+            if residual is not None:
+                out = torch.baddbmm(residual.data, weight, inputs)
+            elif bias is not None:
+                out = torch.baddbmm(bias.view(1, -1, 1), weight, inputs)
+            else:
+                out = torch.bmm(weight, inputs)
         return _ChannelMatrix(self.shape, out, self.channels_last)
 
     def apply(self, fn) -> '_ChannelMatrix':
@@ -182,12 +190,23 @@ class FasterNetBlock(nn.Module):
         self.deploy = True
 
     def _forward_deploy(self, x: torch.Tensor) -> torch.Tensor:
-        # No concatenated copy, the input is only read, and the residual add
-        # is fused into the last GEMM.
-        hidden = self._partial_mlp_input(x, self.mlp_in_weight,
-                                         self.mlp_in_bias).apply(self.act)
-        residual = _ChannelMatrix.from_image(x)
-        return hidden.linear(self.mlp_out_weight, residual=residual).to_image()
+        # No concatenated copy and the input is only read. channels_last
+        # maps run as GEMMs on (NHW, C) views with the residual add fused
+        # into the last one; NCHW maps as 1x1 convs on channel slices, which
+        # oneDNN (and torch.compile's weight prepacking) run best on CPUs.
+        k = self.spatial_mixing.conv_channels
+        if _ChannelMatrix.from_image(x).channels_last:
+            hidden = self._partial_mlp_input(x, self.mlp_in_weight,
+                                             self.mlp_in_bias).apply(self.act)
+            residual = _ChannelMatrix.from_image(x)
+            return hidden.linear(
+                self.mlp_out_weight, residual=residual).to_image()
+        convolved = self.spatial_mixing.partial_conv3(x[:, :k])
+        weight = self.mlp_in_weight[:, :, None, None]
+        hidden = F.conv2d(x[:, k:], weight[:, k:], self.mlp_in_bias)
+        hidden = hidden + F.conv2d(convolved, weight[:, :k])
+        return x + F.conv2d(self.act(hidden),
+                            self.mlp_out_weight[:, :, None, None])
 
     def _residual_branch(self, x: torch.Tensor) -> torch.Tensor:
         if self.pconv_fw_type == 'split_cat':

@@ -1,0 +1,302 @@
+"""Speed of FasterNet backbones and whole models, each figure printed beside
+its baseline measured in the same run.
+
+Backbones (``backbone``): for every arch, the paper's protocol (eval mode, BN
+folded into the convs, split_cat PConv, eager) and mmfasternet's deploy form
+under the same settings; reference backbones (mmdet's ResNet-50 by default,
+``timm:NAME`` for timm models) with BN folded too.
+
+    python tools/benchmark.py backbone --archs t0 s l --device cpu --threads 1 --batch 1
+    python tools/benchmark.py backbone --archs s --device cuda --batch 256 --dtype bf16 --channels-last --compile
+
+Whole models (``model``): inference of detection / segmentation /
+classification configs on a random image at the given shape (data loading
+excluded), training form and deploy form, plus how much of it the backbone
+and the backbone+neck take. Detectors keep exactly 100 detections per image
+(score threshold 0) so that models are compared on equal work.
+
+    python tools/benchmark.py model configs/maskrcnn_fasternet_s_coco.py \
+        mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py --shape 800 1333 --threads 2
+
+Timings are medians over ``--repeats`` after ``--warmup`` runs, with the GPU
+synchronised around each. ``--json FILE`` writes every row.
+"""
+import argparse
+import copy
+import json
+import os.path as osp
+import platform
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmfasternet import FasterNet  # noqa: E402
+from mmfasternet.deploy import fold_batchnorms, switch_to_deploy  # noqa: E402
+
+DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
+
+
+def median_seconds(fn, warmup, repeats, device):
+    def sync():
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+
+    with torch.no_grad():
+        for _ in range(warmup):
+            fn()
+        sync()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            sync()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def prepare(model, example, args):
+    """Move to the device, dtype and memory format; compile if asked."""
+    device = torch.device(args.device)
+    memory_format = (torch.channels_last
+                     if args.channels_last else torch.contiguous_format)
+    model = model.to(device, DTYPES[args.dtype], memory_format=memory_format)
+    example = example.to(device, DTYPES[args.dtype],
+                         memory_format=memory_format)
+    if args.compile:
+        model = torch.compile(model, mode=args.compile_mode)
+    return model, example
+
+
+def reference_backbone(name):
+    if name == 'resnet50':
+        from mmdet.models.backbones import ResNet
+        return ResNet(depth=50, out_indices=(0, 1, 2, 3), norm_eval=True)
+    if name.startswith('timm:'):
+        import timm
+        return timm.create_model(name[len('timm:'):], pretrained=False,
+                                 features_only=True)
+    raise ValueError(f'unknown reference backbone {name!r}; use resnet50 or '
+                     f'timm:MODEL')
+
+
+def benchmark_backbones(args):
+    torch.manual_seed(0)
+    height, width = args.shape
+    example = torch.randn(args.batch, 3, height, width)
+    rows = []
+
+    def measure(name, form, model):
+        model, x = prepare(model, example, args)
+        seconds = median_seconds(lambda: model(x), args.warmup, args.repeats,
+                                 torch.device(args.device))
+        row = dict(model=name, form=form, ms_per_batch=seconds * 1e3,
+                   images_per_s=args.batch / seconds)
+        rows.append(row)
+        print(f'  {name:<16} {form:<22} {row["ms_per_batch"]:>10.2f} ms '
+              f'{row["images_per_s"]:>10.1f} img/s', flush=True)
+        return row
+
+    references = {}
+    for reference in args.baselines:
+        # fold_batchnorms puts it in eval mode (mmdet's ResNet.train()
+        # returns None, so no chained .eval() here)
+        model = fold_batchnorms(reference_backbone(reference), example[:1])
+        references[reference] = measure(reference, 'BN folded', model)
+    for arch in args.archs:
+        model = FasterNet(arch=arch, out_indices=(0, 1, 2, 3),
+                          out_norm=False).eval()
+        paper = measure(f'FasterNet-{arch.upper()}', 'paper protocol',
+                        fold_batchnorms(copy.deepcopy(model), example[:1]))
+        deploy = measure(f'FasterNet-{arch.upper()}', 'deploy',
+                         switch_to_deploy(copy.deepcopy(model)))
+        deploy['speedup_vs_paper_protocol'] = (
+            deploy['images_per_s'] / paper['images_per_s'])
+        for reference, ref_row in references.items():
+            for row in (paper, deploy):
+                row[f'speedup_vs_{reference}'] = (
+                    row['images_per_s'] / ref_row['images_per_s'])
+    return rows
+
+
+def resolve_config(path):
+    """Accept ``mmdet::...``-style paths to the installed libraries'
+    configs."""
+    if '::' not in path:
+        return path
+    package, relative = path.split('::', 1)
+    from mmengine.utils import get_installed_path
+    return osp.join(get_installed_path(package), '.mim', 'configs', relative)
+
+
+def build_for_inference(config_path, args):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmfasternet.engine import task_of
+    cfg = Config.fromfile(resolve_config(config_path))
+    task = task_of(cfg)
+    init_default_scope(cfg.default_scope)
+    model_cfg = cfg.model
+    model_cfg.pop('pretrained', None)
+    model_cfg.backbone.pop('init_cfg', None)
+    model_cfg.backbone.pop('pretrained', None)
+    if task == 'detection':
+        from mmdet.registry import MODELS
+        rcnn = model_cfg.get('test_cfg', {}).get('rcnn')
+        if rcnn is not None:  # equal work: always 100 detections
+            rcnn.score_thr = 0.0
+            rcnn.max_per_img = 100
+    elif task == 'segmentation':
+        from mmseg.registry import MODELS
+    else:
+        from mmpretrain.registry import MODELS
+    model = MODELS.build(model_cfg).eval()
+    return model, task
+
+
+def model_inputs(task, args):
+    height, width = args.shape
+    inputs = torch.randn(args.batch, 3, height, width)
+    if task == 'detection':
+        from mmdet.structures import DetDataSample
+        samples = []
+        for _ in range(args.batch):
+            sample = DetDataSample()
+            sample.set_metainfo(
+                dict(img_shape=(height, width), ori_shape=(height, width),
+                     pad_shape=(height, width),
+                     batch_input_shape=(height, width),
+                     scale_factor=(1., 1.)))
+            samples.append(sample)
+        return inputs, samples
+    if task == 'segmentation':
+        from mmseg.structures import SegDataSample
+        samples = []
+        for _ in range(args.batch):
+            sample = SegDataSample()
+            sample.set_metainfo(
+                dict(img_shape=(height, width), ori_shape=(height, width),
+                     pad_shape=(height, width)))
+            samples.append(sample)
+        return inputs, samples
+    return inputs, None
+
+
+def benchmark_models(args):
+    device = torch.device(args.device)
+    rows = []
+    for config in args.configs:
+        model, task = build_for_inference(config, args)
+        inputs, samples = model_inputs(task, args)
+        inputs = inputs.to(device)
+        forms = [('eval', model)]
+        if any(isinstance(m, FasterNet) for m in model.modules()):
+            forms.append(('deploy', switch_to_deploy(copy.deepcopy(model))))
+        for form, variant in forms:
+            variant = variant.to(device)
+            whole = median_seconds(
+                lambda: variant.predict(inputs, samples)
+                if samples is not None else variant(inputs, mode='predict'),
+                args.warmup, args.repeats, device)
+            backbone = median_seconds(lambda: variant.backbone(inputs),
+                                      args.warmup, args.repeats, device)
+            features = median_seconds(lambda: variant.extract_feat(inputs),
+                                      args.warmup, args.repeats, device)
+            row = dict(
+                config=config, task=task, form=form,
+                ms_per_batch=whole * 1e3,
+                images_per_s=args.batch / whole,
+                backbone_ms=backbone * 1e3,
+                backbone_and_neck_ms=features * 1e3)
+            rows.append(row)
+            print(f'  {osp.basename(config):<44} {form:<7} '
+                  f'{row["ms_per_batch"]:>9.1f} ms {row["images_per_s"]:>8.2f}'
+                  f' img/s  (backbone {row["backbone_ms"]:.1f} ms, '
+                  f'+neck {row["backbone_and_neck_ms"]:.1f} ms)', flush=True)
+    if rows:
+        baseline = rows[-1] if args.baseline_last else None
+        for row in rows:
+            if baseline is not None and row is not baseline:
+                row['speedup_vs_last_config'] = (
+                    row['images_per_s'] / baseline['images_per_s'])
+    return rows
+
+
+def environment(args):
+    info = dict(torch=torch.__version__, python=platform.python_version(),
+                machine=platform.machine(), processor=platform.processor(),
+                device=args.device, threads=torch.get_num_threads())
+    if args.device.startswith('cuda'):
+        info['gpu'] = torch.cuda.get_device_name(torch.device(args.device))
+    return info
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    sub = parser.add_subparsers(dest='what', required=True)
+    for name in ('backbone', 'model'):
+        p = sub.add_parser(name)
+        p.add_argument('--device', default='cpu')
+        p.add_argument('--threads', type=int, default=None,
+                       help='CPU threads (default: torch\'s)')
+        p.add_argument('--batch', type=int, default=1)
+        p.add_argument('--dtype', choices=sorted(DTYPES), default='fp32')
+        p.add_argument('--channels-last', action='store_true')
+        p.add_argument('--compile', action='store_true',
+                       help='torch.compile every model measured')
+        p.add_argument('--compile-mode', default=None,
+                       help='torch.compile mode, e.g. max-autotune')
+        p.add_argument('--warmup', type=int, default=3)
+        p.add_argument('--repeats', type=int, default=10)
+        p.add_argument('--json', help='write the rows and the environment')
+        if name == 'backbone':
+            p.add_argument('--archs', nargs='+', default=['t0', 's', 'l'],
+                           choices=sorted(FasterNet.arch_settings))
+            p.add_argument('--baselines', nargs='*', default=['resnet50'],
+                           help='resnet50 (mmdet) and/or timm:NAME')
+            p.add_argument('--shape', type=int, nargs=2, default=(224, 224),
+                           metavar=('H', 'W'))
+        else:
+            p.add_argument('configs', nargs='+',
+                           help='config files (mmdet::... for installed '
+                           'ones); the last one is the baseline')
+            p.add_argument('--shape', type=int, nargs=2, default=(800, 1333),
+                           metavar=('H', 'W'))
+    args = parser.parse_args(argv)
+    args.baseline_last = args.what == 'model' and len(args.configs) > 1
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    env = environment(args)
+    print(f'{args.what} benchmark: batch {args.batch}, {args.dtype}, '
+          f'{"channels_last" if args.channels_last else "NCHW"}, '
+          f'{"compiled" if args.compile else "eager"}, input '
+          f'{args.shape[0]}x{args.shape[1]}, {env}')
+    rows = (benchmark_backbones(args)
+            if args.what == 'backbone' else benchmark_models(args))
+    print('\nratios:')
+    for row in rows:
+        ratios = {k: v for k, v in row.items() if k.startswith('speedup')}
+        if ratios:
+            name = row.get('model') or osp.basename(row['config'])
+            print(f'  {name} {row["form"]}: ' + ', '.join(
+                f'{k[len("speedup_vs_"):]} x{v:.2f}'
+                for k, v in ratios.items()))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(environment=env, settings=vars(args), rows=rows),
+                      f, indent=1)
+    return rows
+
+
+if __name__ == '__main__':
+    main()
