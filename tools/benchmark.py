@@ -59,7 +59,7 @@ def median_seconds(fn, warmup, repeats, device):
     return statistics.median(times)
 
 
-def prepare(model, example, args):
+def prepare(model, example, args, compile_model=False):
     """Move to the device, dtype and memory format; compile if asked."""
     device = torch.device(args.device)
     memory_format = (torch.channels_last
@@ -67,7 +67,7 @@ def prepare(model, example, args):
     model = model.to(device, DTYPES[args.dtype], memory_format=memory_format)
     example = example.to(device, DTYPES[args.dtype],
                          memory_format=memory_format)
-    if args.compile:
+    if compile_model:
         model = torch.compile(model, mode=args.compile_mode)
     return model, example
 
@@ -85,20 +85,25 @@ def reference_backbone(name):
 
 
 def benchmark_backbones(args):
+    """Rows for every model in eager mode and, with --compile, compiled too;
+    each row's speed-up is against the paper protocol (eager) of its arch
+    and against each reference backbone measured the same way."""
     torch.manual_seed(0)
     height, width = args.shape
     example = torch.randn(args.batch, 3, height, width)
+    modes = [False, True] if args.compile else [False]
     rows = []
 
-    def measure(name, form, model):
-        model, x = prepare(model, example, args)
+    def measure(name, form, model, compiled):
+        model, x = prepare(model, example, args, compiled)
         seconds = median_seconds(lambda: model(x), args.warmup, args.repeats,
                                  torch.device(args.device))
-        row = dict(model=name, form=form, ms_per_batch=seconds * 1e3,
+        row = dict(model=name, form=form + (' + compile' if compiled else ''),
+                   ms_per_batch=seconds * 1e3,
                    images_per_s=args.batch / seconds)
         rows.append(row)
-        print(f'  {name:<16} {form:<22} {row["ms_per_batch"]:>10.2f} ms '
-              f'{row["images_per_s"]:>10.1f} img/s', flush=True)
+        print(f'  {name:<16} {row["form"]:<26} {row["ms_per_batch"]:>10.2f} '
+              f'ms {row["images_per_s"]:>10.1f} img/s', flush=True)
         return row
 
     references = {}
@@ -106,20 +111,31 @@ def benchmark_backbones(args):
         # fold_batchnorms puts it in eval mode (mmdet's ResNet.train()
         # returns None, so no chained .eval() here)
         model = fold_batchnorms(reference_backbone(reference), example[:1])
-        references[reference] = measure(reference, 'BN folded', model)
+        for compiled in modes:
+            references[reference, compiled] = measure(
+                reference, 'BN folded', copy.deepcopy(model), compiled)
     for arch in args.archs:
+        name = f'FasterNet-{arch.upper()}'
         model = FasterNet(arch=arch, out_indices=(0, 1, 2, 3),
                           out_norm=False).eval()
-        paper = measure(f'FasterNet-{arch.upper()}', 'paper protocol',
-                        fold_batchnorms(copy.deepcopy(model), example[:1]))
-        deploy = measure(f'FasterNet-{arch.upper()}', 'deploy',
-                         switch_to_deploy(copy.deepcopy(model)))
-        deploy['speedup_vs_paper_protocol'] = (
-            deploy['images_per_s'] / paper['images_per_s'])
-        for reference, ref_row in references.items():
-            for row in (paper, deploy):
-                row[f'speedup_vs_{reference}'] = (
-                    row['images_per_s'] / ref_row['images_per_s'])
+        paper = fold_batchnorms(copy.deepcopy(model), example[:1])
+        deploy = switch_to_deploy(copy.deepcopy(model))
+        arch_rows = []
+        for compiled in modes:
+            arch_rows.append(measure(name, 'paper protocol',
+                                     copy.deepcopy(paper), compiled))
+            arch_rows.append(measure(name, 'deploy', copy.deepcopy(deploy),
+                                     compiled))
+        baseline = arch_rows[0]
+        for row, compiled in zip(arch_rows, [m for m in modes
+                                              for _ in range(2)]):
+            if row is not baseline:
+                row['speedup_vs_paper_protocol'] = (
+                    row['images_per_s'] / baseline['images_per_s'])
+            for (reference, ref_compiled), ref_row in references.items():
+                if ref_compiled == compiled:
+                    row[f'speedup_vs_{reference}'] = (
+                        row['images_per_s'] / ref_row['images_per_s'])
     return rows
 
 
@@ -248,7 +264,7 @@ def parse_args(argv=None):
         p.add_argument('--dtype', choices=sorted(DTYPES), default='fp32')
         p.add_argument('--channels-last', action='store_true')
         p.add_argument('--compile', action='store_true',
-                       help='torch.compile every model measured')
+                       help='also measure every model under torch.compile')
         p.add_argument('--compile-mode', default=None,
                        help='torch.compile mode, e.g. max-autotune')
         p.add_argument('--warmup', type=int, default=3)
