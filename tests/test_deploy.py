@@ -89,3 +89,38 @@ def test_deploy_leaves_input_untouched():
 def test_switch_to_deploy_rejects_models_without_backbone():
     with pytest.raises(ValueError, match='nothing to convert'):
         switch_to_deploy(torch.nn.Conv2d(3, 3, 1))
+
+
+def test_mask_rcnn_deploy_matches_eval():
+    import os.path as osp
+
+    from mmdet.registry import MODELS
+    from mmdet.structures import DetDataSample
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    cfg = Config.fromfile(
+        osp.join(repo, 'configs', 'maskrcnn_fasternet_t0_coco.py'))
+    cfg.model.backbone.init_cfg = None
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    randomize_norm_stats(model.backbone)
+    model.eval()
+    deployed = switch_to_deploy(copy.deepcopy(model))
+    size = (96, 128)
+    sample = DetDataSample()
+    sample.set_metainfo(
+        dict(img_shape=size, ori_shape=size, pad_shape=size,
+             batch_input_shape=size, scale_factor=(1., 1.)))
+    x = torch.randn(1, 3, *size)
+    with torch.no_grad():
+        assert_equal_outputs(deployed.extract_feat(x), model.extract_feat(x))
+        got = deployed.predict(x, [sample])[0].pred_instances
+        expected = model.predict(x, [copy.deepcopy(sample)])[0].pred_instances
+    assert len(got) == len(expected) > 0
+    torch.testing.assert_close(got.bboxes, expected.bboxes, rtol=1e-4,
+                               atol=1e-3)
+    torch.testing.assert_close(got.scores, expected.scores, rtol=1e-4,
+                               atol=1e-5)

@@ -62,6 +62,15 @@ def data_root_options(root):
     ]
 
 
+def parse_metrics(log):
+    line = [row for row in log.splitlines() if row.startswith('metrics: ')]
+    assert line, 'tools/test.py printed no metrics line'
+    return {
+        name: float(value)
+        for name, value in re.findall(r'(\S+)=(-?[\d.]+)', line[-1])
+    }
+
+
 def test_generated_data_is_valid_coco(coco_root):
     from pycocotools.coco import COCO
     coco = COCO(str(coco_root / 'annotations' / 'instances_train2017.json'))
@@ -179,6 +188,7 @@ def test_train_test_resume_end_to_end(coco_root, tmp_path):
     for metric in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP',
                    'coco/segm_mAP_50'):
         assert re.search(rf'{metric}: [\d.]+', log), metric
+    metrics = parse_metrics(log)
     drawn = glob.glob(str(tmp_path / 'test' / '*' / 'vis' / '*.jpg'))
     assert len(drawn) == 4
     assert (tmp_path / 'preds.pkl').stat().st_size > 0
@@ -188,6 +198,15 @@ def test_train_test_resume_end_to_end(coco_root, tmp_path):
                '--work-dir', str(tmp_path / 'test_bbox'), '--eval', 'bbox',
                '--cfg-options'] + options, cwd=REPO)
     assert 'coco/bbox_mAP' in log and 'coco/segm_mAP' not in log
+
+    # The deploy form scores the same.
+    log = run([sys.executable, tool('test.py'), config, str(checkpoint),
+               '--work-dir', str(tmp_path / 'test_deploy'), '--eval', 'bbox',
+               'segm', '--deploy', '--cfg-options'] + options, cwd=REPO)
+    assert 'FasterNet switched to its deploy form' in log
+    deployed = parse_metrics(log)
+    for name in ('coco/bbox_mAP', 'coco/segm_mAP', 'coco/bbox_mAP_50'):
+        assert deployed[name] == pytest.approx(metrics[name], abs=0.01)
 
     # Resume (weights-only safe loading of mmengine's checkpoint included)
     # continues from the saved epoch.

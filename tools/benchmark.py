@@ -68,6 +68,11 @@ def prepare(model, example, args, compile_model=False):
     example = example.to(device, DTYPES[args.dtype],
                          memory_format=memory_format)
     if compile_model:
+        if device.type == 'cpu':
+            # Let inductor treat weights as constants and prepack them for
+            # oneDNN: most of what compiling gains on CPUs.
+            import torch._inductor.config as inductor_config
+            inductor_config.freezing = True
         model = torch.compile(model, mode=args.compile_mode)
     return model, example
 
@@ -126,9 +131,14 @@ def benchmark_backbones(args):
                                      copy.deepcopy(paper), compiled))
             arch_rows.append(measure(name, 'deploy', copy.deepcopy(deploy),
                                      compiled))
+        if args.onnxruntime:
+            arch_rows.append(measure_onnxruntime(name, deploy, example, args,
+                                                 rows))
+            modes_of_rows = [m for m in modes for _ in range(2)] + [False]
+        else:
+            modes_of_rows = [m for m in modes for _ in range(2)]
         baseline = arch_rows[0]
-        for row, compiled in zip(arch_rows, [m for m in modes
-                                              for _ in range(2)]):
+        for row, compiled in zip(arch_rows, modes_of_rows):
             if row is not baseline:
                 row['speedup_vs_paper_protocol'] = (
                     row['images_per_s'] / baseline['images_per_s'])
@@ -137,6 +147,33 @@ def benchmark_backbones(args):
                     row[f'speedup_vs_{reference}'] = (
                         row['images_per_s'] / ref_row['images_per_s'])
     return rows
+
+
+def measure_onnxruntime(name, deploy, example, args, rows):
+    """The deploy form exported to ONNX, run by onnxruntime on the CPU with
+    the same threads, batch and input."""
+    import tempfile
+
+    import onnxruntime as ort
+    from export_onnx import export  # tools/export_onnx.py
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export(copy.deepcopy(deploy).float(), f'{tmp}/model.onnx',
+                      shape=tuple(example.shape[2:]), batch=1)
+        session = ort.InferenceSession(path, options,
+                                       providers=['CPUExecutionProvider'])
+    inputs = {'input': example.float().numpy()}
+    seconds = median_seconds(lambda: session.run(None, inputs), args.warmup,
+                             args.repeats, torch.device('cpu'))
+    row = dict(model=name, form='deploy, onnxruntime CPU',
+               ms_per_batch=seconds * 1e3,
+               images_per_s=args.batch / seconds)
+    rows.append(row)
+    print(f'  {name:<16} {row["form"]:<26} {row["ms_per_batch"]:>10.2f} ms '
+          f'{row["images_per_s"]:>10.1f} img/s', flush=True)
+    return row
 
 
 def resolve_config(path):
@@ -277,6 +314,9 @@ def parse_args(argv=None):
                            help='resnet50 (mmdet) and/or timm:NAME')
             p.add_argument('--shape', type=int, nargs=2, default=(224, 224),
                            metavar=('H', 'W'))
+            p.add_argument('--onnxruntime', action='store_true',
+                           help='also time the deploy form exported to ONNX '
+                           'in onnxruntime (CPU, fp32)')
         else:
             p.add_argument('configs', nargs='+',
                            help='config files (mmdet::... for installed '

@@ -17,8 +17,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmfasternet.engine import (EVAL_METRICS, apply_eval_metrics,  # noqa
-                                apply_format_only, apply_tta,
+from mmfasternet.engine import (EVAL_METRICS, DeployHook,  # noqa
+                                apply_eval_metrics, apply_format_only, apply_tta,
                                 apply_visualization, default_work_dir,
                                 result_dump_metric, setup_cpu_distributed,
                                 task_of)
@@ -48,6 +48,9 @@ def build_parser():
                         help='seconds each shown image stays')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument(
+        '--deploy', action='store_true',
+        help='test the inference form (BN folded, PConv without copies)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config entries, e.g. test_dataloader.batch_size=4')
@@ -99,6 +102,8 @@ def main(argv=None):
         parser.error('--out must name a .pkl file')
     cfg, task = build_config(parser, args)
     runner = Runner.from_cfg(cfg)
+    if args.deploy:
+        runner.register_hook(DeployHook())
     if args.out is not None:
         runner.test_evaluator.metrics.append(
             result_dump_metric(task, args.out))

@@ -1,0 +1,18 @@
+"""Runner hooks of mmfasternet."""
+from mmengine.hooks import Hook
+
+from ..deploy import switch_to_deploy
+
+
+class DeployHook(Hook):
+    """Switch the model to its inference form (see
+    :func:`mmfasternet.deploy.switch_to_deploy`) once the checkpoint is
+    loaded, right before testing starts. Used by ``tools/test.py
+    --deploy``."""
+
+    priority = 'VERY_HIGH'
+
+    def before_test(self, runner) -> None:
+        model = runner.model
+        switch_to_deploy(getattr(model, 'module', model))
+        runner.logger.info('FasterNet switched to its deploy form.')
