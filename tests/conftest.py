@@ -31,3 +31,15 @@ def randomize_norm_stats(model, seed=0):
                 torch.rand(shape, generator=generator) + 0.5)
             module.bias.data.copy_(torch.randn(shape, generator=generator))
     return model
+
+
+def trained_backbone(arch='t0', **kwargs):
+    """A FasterNet in eval mode with the original's conv init and
+    non-trivial BN statistics, built without mmengine's init logging."""
+    from mmfasternet import FasterNet
+    torch.manual_seed(0)
+    model = FasterNet(arch=arch, **kwargs)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.trunc_normal_(module.weight, std=0.02)
+    return randomize_norm_stats(model).eval()

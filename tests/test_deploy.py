@@ -7,7 +7,7 @@ import torch
 from mmfasternet import FasterNet
 from mmfasternet.deploy import switch_to_deploy
 
-from conftest import randomize_norm_stats
+from conftest import randomize_norm_stats, trained_backbone
 
 
 def assert_equal_outputs(got, expected, tolerance=1e-5):
@@ -20,19 +20,12 @@ def assert_equal_outputs(got, expected, tolerance=1e-5):
         assert (a - b).abs().max().item() <= tolerance * scale
 
 
-def trained(arch, **kwargs):
-    torch.manual_seed(0)
-    model = FasterNet(arch=arch, **kwargs)
-    for module in model.modules():
-        if isinstance(module, torch.nn.Conv2d):
-            torch.nn.init.trunc_normal_(module.weight, std=0.02)
-    return randomize_norm_stats(model).eval()
 
 
 @pytest.mark.parametrize('arch', ['t0', 't1', 's'])
 @pytest.mark.parametrize('channels_last', [False, True])
 def test_backbone_deploy_matches_eval(arch, channels_last):
-    model = trained(arch)
+    model = trained_backbone(arch)
     deployed = switch_to_deploy(copy.deepcopy(model))
     x = torch.randn(2, 3, 96, 128)
     if channels_last:
@@ -48,7 +41,7 @@ def test_backbone_deploy_matches_eval(arch, channels_last):
 
 
 def test_deploy_is_exact_in_float64():
-    model = trained('s', layer_scale_init_value=0.3).double()
+    model = trained_backbone('s', layer_scale_init_value=0.3).double()
     deployed = switch_to_deploy(copy.deepcopy(model))
     x = torch.randn(1, 3, 64, 96, dtype=torch.float64)
     with torch.no_grad():
@@ -57,7 +50,7 @@ def test_deploy_is_exact_in_float64():
 
 
 def test_deploy_folds_every_bn_and_layer_scale():
-    model = trained('t0', layer_scale_init_value=0.5, out_norm=False)
+    model = trained_backbone('t0', layer_scale_init_value=0.5, out_norm=False)
     deployed = switch_to_deploy(copy.deepcopy(model))
     names = [type(m).__name__ for m in deployed.modules()]
     assert 'BatchNorm2d' not in names
@@ -78,7 +71,7 @@ def test_deploy_needs_eval_mode_and_is_idempotent():
 
 
 def test_deploy_leaves_input_untouched():
-    deployed = switch_to_deploy(trained('t0'))
+    deployed = switch_to_deploy(trained_backbone('t0'))
     x = torch.randn(1, 3, 64, 64)
     before = x.clone()
     with torch.no_grad():

@@ -1,7 +1,6 @@
 """Detection: every shipped config builds and runs; the real tools train,
 test (2.x-style --eval), resume and run distributed on generated COCO data."""
 import glob
-import json
 import os
 import os.path as osp
 import re

@@ -13,7 +13,7 @@ import torch
 from mmfasternet import FasterNet
 from mmfasternet.deploy import switch_to_deploy
 
-from conftest import REPO_ROOT, randomize_norm_stats
+from conftest import REPO_ROOT, trained_backbone
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
@@ -31,13 +31,6 @@ T0_BLOCKS = 1 + 2 + 8 + 2
 SHAPES = [(1, 64, 96), (2, 96, 64)]
 
 
-def trained(arch='t0', **kwargs):
-    torch.manual_seed(0)
-    model = FasterNet(arch=arch, **kwargs)
-    for module in model.modules():
-        if isinstance(module, torch.nn.Conv2d):
-            torch.nn.init.trunc_normal_(module.weight, std=0.02)
-    return randomize_norm_stats(model).eval()
 
 
 def assert_parity(path, model, shapes=SHAPES, channels_last=False):
@@ -51,7 +44,7 @@ def assert_parity(path, model, shapes=SHAPES, channels_last=False):
 
 
 def test_backbone_deploy_matches_torch_at_dynamic_shapes(tmp_path):
-    model = switch_to_deploy(trained())
+    model = switch_to_deploy(trained_backbone())
     path = export(model, str(tmp_path / 't0.onnx'), shape=(64, 64))
     graph = onnx.load(path).graph
     assert [o.name for o in graph.output] == ['out0', 'out1', 'out2', 'out3']
@@ -63,7 +56,7 @@ def test_backbone_deploy_matches_torch_at_dynamic_shapes(tmp_path):
 
 
 def test_subset_of_outputs_without_norm(tmp_path):
-    model = switch_to_deploy(trained(out_indices=(1, 3), out_norm=False))
+    model = switch_to_deploy(trained_backbone(out_indices=(1, 3), out_norm=False))
     path = export(model, str(tmp_path / 't0.onnx'), shape=(64, 64))
     assert [o.name for o in onnx.load(path).graph.output] == ['out1', 'out3']
     summary = graph_summary(path)
@@ -72,7 +65,7 @@ def test_subset_of_outputs_without_norm(tmp_path):
 
 
 def test_deploy_graph_is_compact(tmp_path):
-    deployed = switch_to_deploy(trained())
+    deployed = switch_to_deploy(trained_backbone())
     summary = graph_summary(
         export(deployed, str(tmp_path / 'deploy.onnx'), shape=(64, 96)))
     ops = summary['ops']
@@ -90,7 +83,7 @@ def test_deploy_graph_is_compact(tmp_path):
 
 
 def test_training_form_exports_too(tmp_path):
-    model = trained()
+    model = trained_backbone()
     path = export(model, str(tmp_path / 'train.onnx'), shape=(64, 96))
     summary = graph_summary(path)
     # The exporter folds the blocks' BN into the convs; Split + Concat
@@ -102,7 +95,7 @@ def test_training_form_exports_too(tmp_path):
 
 
 def test_channels_last_deploy_exports_gemms(tmp_path):
-    model = switch_to_deploy(trained()).to(memory_format=torch.channels_last)
+    model = switch_to_deploy(trained_backbone()).to(memory_format=torch.channels_last)
     path = export(model, str(tmp_path / 'cl.onnx'), shape=(64, 96),
                   channels_last=True)
     summary = graph_summary(path)
@@ -125,7 +118,7 @@ def test_channels_last_deploy_exports_gemms(tmp_path):
 def original_release(path, seed=1):
     """An original-layout ImageNet T0 checkpoint: backbone without output
     norms, the pre-head 1x1 conv and the linear head."""
-    model = trained(out_norm=False)
+    model = trained_backbone(out_norm=False)
     generator = torch.Generator().manual_seed(seed)
     state = OrderedDict((k, v.clone()) for k, v in model.state_dict().items()
                         if not k.startswith('norm'))
@@ -185,7 +178,7 @@ def test_classifier_loads_original_checkpoint(tmp_path):
 
 def test_classifier_needs_a_head_in_the_checkpoint(tmp_path):
     ckpt = tmp_path / 'backbone_only.pth'
-    torch.save(trained(out_norm=False).state_dict(), ckpt)
+    torch.save(trained_backbone(out_norm=False).state_dict(), ckpt)
     with pytest.raises(ValueError, match='classification head'):
         build_model('t0', what='classifier', checkpoint=str(ckpt))
     # The arch is inferred from the checkpoint when not given.
@@ -193,7 +186,7 @@ def test_classifier_needs_a_head_in_the_checkpoint(tmp_path):
 
 
 def test_check_parity_reports_a_mismatch(tmp_path):
-    model = switch_to_deploy(trained())
+    model = switch_to_deploy(trained_backbone())
     path = export(model, str(tmp_path / 't0.onnx'), shape=(64, 64))
     other = copy.deepcopy(model)
     with torch.no_grad():

@@ -31,7 +31,6 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -57,6 +56,16 @@ def median_seconds(fn, warmup, repeats, device):
             sync()
             times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def record_row(rows, name, form, seconds, batch):
+    """Append and print one backbone measurement."""
+    row = dict(model=name, form=form, ms_per_batch=seconds * 1e3,
+               images_per_s=batch / seconds)
+    rows.append(row)
+    print(f'  {name:<16} {form:<26} {row["ms_per_batch"]:>10.2f} ms '
+          f'{row["images_per_s"]:>10.1f} img/s', flush=True)
+    return row
 
 
 def prepare(model, example, args, compile_model=False):
@@ -103,13 +112,9 @@ def benchmark_backbones(args):
         model, x = prepare(model, example, args, compiled)
         seconds = median_seconds(lambda: model(x), args.warmup, args.repeats,
                                  torch.device(args.device))
-        row = dict(model=name, form=form + (' + compile' if compiled else ''),
-                   ms_per_batch=seconds * 1e3,
-                   images_per_s=args.batch / seconds)
-        rows.append(row)
-        print(f'  {name:<16} {row["form"]:<26} {row["ms_per_batch"]:>10.2f} '
-              f'ms {row["images_per_s"]:>10.1f} img/s', flush=True)
-        return row
+        return record_row(rows, name,
+                          form + (' + compile' if compiled else ''), seconds,
+                          args.batch)
 
     references = {}
     for reference in args.baselines:
@@ -167,13 +172,8 @@ def measure_onnxruntime(name, deploy, example, args, rows):
     inputs = {'input': example.float().numpy()}
     seconds = median_seconds(lambda: session.run(None, inputs), args.warmup,
                              args.repeats, torch.device('cpu'))
-    row = dict(model=name, form='deploy, onnxruntime CPU',
-               ms_per_batch=seconds * 1e3,
-               images_per_s=args.batch / seconds)
-    rows.append(row)
-    print(f'  {name:<16} {row["form"]:<26} {row["ms_per_batch"]:>10.2f} ms '
-          f'{row["images_per_s"]:>10.1f} img/s', flush=True)
-    return row
+    return record_row(rows, name, 'deploy, onnxruntime CPU', seconds,
+                      args.batch)
 
 
 def resolve_config(path):
@@ -213,31 +213,25 @@ def build_for_inference(config_path, args):
 
 
 def model_inputs(task, args):
+    """A random batch and, for detectors and segmentors, the data samples
+    carrying the image shapes their predict() needs."""
     height, width = args.shape
     inputs = torch.randn(args.batch, 3, height, width)
+    if task == 'classification':
+        return inputs, None
     if task == 'detection':
-        from mmdet.structures import DetDataSample
-        samples = []
-        for _ in range(args.batch):
-            sample = DetDataSample()
-            sample.set_metainfo(
-                dict(img_shape=(height, width), ori_shape=(height, width),
-                     pad_shape=(height, width),
-                     batch_input_shape=(height, width),
-                     scale_factor=(1., 1.)))
-            samples.append(sample)
-        return inputs, samples
-    if task == 'segmentation':
-        from mmseg.structures import SegDataSample
-        samples = []
-        for _ in range(args.batch):
-            sample = SegDataSample()
-            sample.set_metainfo(
-                dict(img_shape=(height, width), ori_shape=(height, width),
-                     pad_shape=(height, width)))
-            samples.append(sample)
-        return inputs, samples
-    return inputs, None
+        from mmdet.structures import DetDataSample as DataSample
+    else:
+        from mmseg.structures import SegDataSample as DataSample
+    shape = (height, width)
+    samples = []
+    for _ in range(args.batch):
+        sample = DataSample()
+        sample.set_metainfo(
+            dict(img_shape=shape, ori_shape=shape, pad_shape=shape,
+                 batch_input_shape=shape, scale_factor=(1., 1.)))
+        samples.append(sample)
+    return inputs, samples
 
 
 def benchmark_models(args):

@@ -4,21 +4,8 @@
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT in the environment.
 # Without GPUs the processes use gloo on the CPU (tools/train.py sets it up).
 set -euo pipefail
+DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CONFIG=$1
 GPUS=$2
 shift 2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$DIR/..${PYTHONPATH:+:$PYTHONPATH}" \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$DIR/train.py" "$CONFIG" --launcher pytorch "$@"
+exec bash "$DIR/dist_launch.sh" "$GPUS" "$DIR/train.py" "$CONFIG" "$@"

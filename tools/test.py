@@ -14,14 +14,13 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmfasternet.engine import (EVAL_METRICS, DeployHook,  # noqa
                                 apply_eval_metrics, apply_format_only, apply_tta,
-                                apply_visualization, default_work_dir,
-                                result_dump_metric, setup_cpu_distributed,
-                                task_of)
+                                apply_visualization, load_config,
+                                result_dump_metric, setup_cpu_distributed)
 
 
 def build_parser():
@@ -62,15 +61,8 @@ def build_parser():
 
 
 def build_config(parser, args):
-    cfg = Config.fromfile(args.config)
-    task = task_of(cfg)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = default_work_dir(args.config)
+    cfg, task = load_config(args.config, args.launcher, args.cfg_options,
+                            args.work_dir)
     cfg.load_from = args.checkpoint
 
     if args.eval:

@@ -17,8 +17,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmfasternet.engine import (default_work_dir,  # noqa: E402
-                                setup_cpu_distributed, task_of)
+from mmfasternet.engine import load_config, setup_cpu_distributed  # noqa
 
 
 def parse_args(argv=None):
@@ -49,15 +48,8 @@ def parse_args(argv=None):
 
 
 def build_config(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    task_of(cfg)  # fails early, and clearly, on a config of another library
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = default_work_dir(args.config)
+    cfg, _ = load_config(args.config, args.launcher, args.cfg_options,
+                         args.work_dir)
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')

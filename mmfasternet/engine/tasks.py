@@ -146,9 +146,15 @@ def setup_cpu_distributed(cfg: Config, launcher: str):
     import torch.distributed as dist
     if not dist.is_initialized():
         if launcher == 'slurm':
+            import subprocess
             os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
             os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
             os.environ.setdefault('LOCAL_RANK', os.environ['SLURM_LOCALID'])
+            os.environ.setdefault('MASTER_PORT', '29500')
+            if 'MASTER_ADDR' not in os.environ:
+                nodes = os.environ['SLURM_NODELIST']
+                os.environ['MASTER_ADDR'] = subprocess.getoutput(
+                    f'scontrol show hostname {nodes} | head -n1')
         dist.init_process_group(backend='gloo')
     env_cfg = cfg.setdefault('env_cfg', ConfigDict())
     env_cfg.setdefault('dist_cfg', ConfigDict())['backend'] = 'gloo'
@@ -160,6 +166,21 @@ def setup_cpu_distributed(cfg: Config, launcher: str):
     cfg.model_wrapper_cfg = wrapper
 
 
-def default_work_dir(config_path: str) -> str:
-    return osp.join('./work_dirs',
-                    osp.splitext(osp.basename(config_path))[0])
+def load_config(config_path: str, launcher: str = 'none',
+                cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None):
+    """The config as tools/train.py and tools/test.py start from it:
+    ``--cfg-options`` merged, ``work_dir`` from the command line, else the
+    config's, else ``work_dirs/<config name>``. Returns (cfg, task)."""
+    cfg = Config.fromfile(config_path)
+    task = task_of(cfg)  # fails early, and clearly, on a foreign config
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join(
+            './work_dirs',
+            osp.splitext(osp.basename(config_path))[0])
+    return cfg, task
