@@ -117,3 +117,29 @@ def test_mask_rcnn_deploy_matches_eval():
                                atol=1e-3)
     torch.testing.assert_close(got.scores, expected.scores, rtol=1e-4,
                                atol=1e-5)
+
+
+def test_deploy_compiles_without_graph_breaks():
+    deployed = switch_to_deploy(trained_backbone('t0'))
+    x = torch.randn(1, 3, 64, 64)
+    compiled = torch.compile(deployed, fullgraph=True, backend='aot_eager')
+    with torch.no_grad():
+        assert_equal_outputs(compiled(x), deployed(x))
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_deploy_runs_under_autocast(channels_last):
+    model = trained_backbone('t0')
+    deployed = switch_to_deploy(copy.deepcopy(model))
+    x = torch.randn(1, 3, 64, 64)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+        deployed = deployed.to(memory_format=torch.channels_last)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        outs = deployed(x)
+    with torch.no_grad():
+        expected = model(x)
+    for out, ref in zip(outs, expected):
+        assert out.dtype == torch.bfloat16
+        scale = ref.abs().max().item()
+        assert (out.float() - ref).abs().max().item() <= 0.1 * scale

@@ -1,6 +1,7 @@
 """Detection: every shipped config builds and runs; the real tools train,
 test (2.x-style --eval), resume and run distributed on generated COCO data."""
 import glob
+import json
 import os
 import os.path as osp
 import re
@@ -197,6 +198,23 @@ def test_train_test_resume_end_to_end(coco_root, tmp_path):
                '--work-dir', str(tmp_path / 'test_bbox'), '--eval', 'bbox',
                '--cfg-options'] + options, cwd=REPO)
     assert 'coco/bbox_mAP' in log and 'coco/segm_mAP' not in log
+
+    # 2.x-style --format-only writes COCO json instead of scoring.
+    run([sys.executable, tool('test.py'), config, str(checkpoint),
+         '--work-dir', str(tmp_path / 'format'), '--format-only',
+         '--cfg-options'] + options, cwd=REPO)
+    for kind in ('bbox', 'segm'):
+        results = tmp_path / 'format' / 'format_only' / f'.{kind}.json'
+        results = results if results.exists() else (
+            tmp_path / 'format' / f'format_only.{kind}.json')
+        assert results.exists(), kind
+        assert isinstance(json.loads(results.read_text()), list)
+
+    # Flip test-time augmentation runs through mmdet's DetTTAModel.
+    log = run([sys.executable, tool('test.py'), config, str(checkpoint),
+               '--work-dir', str(tmp_path / 'tta'), '--tta', '--eval', 'bbox',
+               '--cfg-options'] + options, cwd=REPO)
+    assert 'coco/bbox_mAP' in parse_metrics(log)
 
     # The deploy form scores the same.
     log = run([sys.executable, tool('test.py'), config, str(checkpoint),

@@ -207,3 +207,22 @@ def test_cli_end_to_end(tmp_path, repo_root):
     assert 'opset 17' in result.stdout
     assert result.stdout.count('(ok,') == 2, result.stdout
     assert '(2, 3, 96, 32)' in result.stdout  # the second, dynamic shape
+
+
+@pytest.mark.parametrize('deploy', [False, True])
+def test_classifier_matches_timm_logits(tmp_path, deploy):
+    """Random weights in timm's fasternet_t0, saved in timm's layout, give
+    the same logits through mmfasternet's backbone + the original head."""
+    timm = pytest.importorskip('timm')
+    from conftest import randomize_norm_stats
+    torch.manual_seed(0)
+    reference = randomize_norm_stats(
+        timm.create_model('fasternet_t0', pretrained=False)).eval()
+    path = tmp_path / 'timm_t0.pth'
+    torch.save(reference.state_dict(), path)
+    model = build_model('t0', what='classifier', checkpoint=str(path),
+                        deploy=deploy)
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-5,
+                                   atol=1e-5)

@@ -10,7 +10,6 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
@@ -78,6 +77,9 @@ class _ChannelMatrix:
         """``weight`` (out, in) applied to the ``channels`` of this map, plus
         ``bias``; added into ``accumulate`` in place, or onto
         ``residual``."""
+        # Autocast does not cover the in-place products: match dtypes here.
+        weight = weight.to(self.data.dtype)
+        bias = None if bias is None else bias.to(self.data.dtype)
         if self.channels_last:
             inputs = self.data[:, channels]
             if accumulate is not None:
@@ -190,23 +192,13 @@ class FasterNetBlock(nn.Module):
         self.deploy = True
 
     def _forward_deploy(self, x: torch.Tensor) -> torch.Tensor:
-        # No concatenated copy and the input is only read. channels_last
-        # maps run as GEMMs on (NHW, C) views with the residual add fused
-        # into the last one; NCHW maps as 1x1 convs on channel slices, which
-        # oneDNN (and torch.compile's weight prepacking) run best on CPUs.
-        k = self.spatial_mixing.conv_channels
-        if _ChannelMatrix.from_image(x).channels_last:
-            hidden = self._partial_mlp_input(x, self.mlp_in_weight,
-                                             self.mlp_in_bias).apply(self.act)
-            residual = _ChannelMatrix.from_image(x)
-            return hidden.linear(
-                self.mlp_out_weight, residual=residual).to_image()
-        convolved = self.spatial_mixing.partial_conv3(x[:, :k])
-        weight = self.mlp_in_weight[:, :, None, None]
-        hidden = F.conv2d(x[:, k:], weight[:, k:], self.mlp_in_bias)
-        hidden = hidden + F.conv2d(convolved, weight[:, :k])
-        return x + F.conv2d(self.act(hidden),
-                            self.mlp_out_weight[:, :, None, None])
+        # No concatenated copy, the input is only read, bias and residual
+        # ride inside the GEMMs: (NHW, C) matrices for channels_last maps,
+        # N (C, HW) matrices for NCHW ones.
+        hidden = self._partial_mlp_input(x, self.mlp_in_weight,
+                                         self.mlp_in_bias).apply(self.act)
+        residual = _ChannelMatrix.from_image(x)
+        return hidden.linear(self.mlp_out_weight, residual=residual).to_image()
 
     def _residual_branch(self, x: torch.Tensor) -> torch.Tensor:
         if self.pconv_fw_type == 'split_cat':
