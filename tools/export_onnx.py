@@ -149,7 +149,8 @@ def export(model: nn.Module, path: str, shape=(224, 224), batch=1,
     """Write ``model`` (eval mode) to ``path`` with dynamic batch, height and
     width; input ``input`` (N, 3, H, W), outputs ``output_names`` (default
     ``out{i}`` per stage, or ``logits``). ``channels_last`` traces the
-    model with a channels_last example (the deploy form's GEMM path); the
+    model with a channels_last example (the deploy form exports its conv
+    formulation either way); the
     ONNX input is NCHW either way. Returns ``path``."""
     output_names = list(output_names or default_output_names(model))
     x = torch.randn(batch, 3, *shape,
@@ -260,8 +261,8 @@ def parse_args(argv=None):
         help='export the training form (in eval mode)')
     parser.add_argument(
         '--channels-last', action='store_true',
-        help='trace with a channels_last example (the deploy form\'s GEMM '
-        'path; a larger graph, the ONNX input stays NCHW)')
+        help='trace with a channels_last example (the deploy form exports '
+        'the same conv graph; the ONNX input stays NCHW)')
     parser.add_argument(
         '--check', action='store_true',
         help='compare onnxruntime with PyTorch at two shapes; exit 1 if '

@@ -100,6 +100,11 @@ def apply_tta(cfg: Config, task: str):
             raise ValueError('--tta needs tta_model and tta_pipeline in the '
                              'config (mmseg::_base_/default_runtime.py and '
                              'the mmseg dataset bases define them).')
+    if task == 'detection' and cfg.model.get('roi_head', {}).get(
+            'mask_head') is not None:
+        raise ValueError('--tta: mmdet\'s DetTTAModel does not support '
+                         'instance segmentation (it refuses mask heads); use '
+                         '--tta with box-only detectors.')
     if 'tta_model' not in cfg:
         cfg.tta_model = (
             dict(type='DetTTAModel',

@@ -10,6 +10,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
@@ -194,11 +195,24 @@ class FasterNetBlock(nn.Module):
     def _forward_deploy(self, x: torch.Tensor) -> torch.Tensor:
         # No concatenated copy, the input is only read, bias and residual
         # ride inside the GEMMs: (NHW, C) matrices for channels_last maps,
-        # N (C, HW) matrices for NCHW ones.
+        # N (C, HW) matrices for NCHW ones. ONNX gets 1x1 convs on channel
+        # slices instead: batched GEMMs with broadcast weights export as
+        # Expand/Where/Shape chains, convs as single nodes.
+        if torch.onnx.is_in_onnx_export():
+            return self._forward_deploy_convs(x)
         hidden = self._partial_mlp_input(x, self.mlp_in_weight,
                                          self.mlp_in_bias).apply(self.act)
         residual = _ChannelMatrix.from_image(x)
         return hidden.linear(self.mlp_out_weight, residual=residual).to_image()
+
+    def _forward_deploy_convs(self, x: torch.Tensor) -> torch.Tensor:
+        k = self.spatial_mixing.conv_channels
+        convolved = self.spatial_mixing.partial_conv3(x[:, :k])
+        weight = self.mlp_in_weight[:, :, None, None]
+        hidden = F.conv2d(x[:, k:], weight[:, k:], self.mlp_in_bias)
+        hidden = hidden + F.conv2d(convolved, weight[:, :k])
+        return x + F.conv2d(self.act(hidden),
+                            self.mlp_out_weight[:, :, None, None])
 
     def _residual_branch(self, x: torch.Tensor) -> torch.Tensor:
         if self.pconv_fw_type == 'split_cat':
