@@ -14,11 +14,11 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmfasternet.engine import (EVAL_METRICS, DeployHook,  # noqa
-                                apply_eval_metrics, apply_format_only, apply_tta,
+from mmfasternet.engine import (EVAL_METRICS, DeployHook,  # noqa: E402
+                                add_runner_arguments, apply_eval_metrics,
+                                apply_format_only, apply_tta,
                                 apply_visualization, load_config,
                                 result_dump_metric, setup_cpu_distributed)
 
@@ -50,13 +50,7 @@ def build_parser():
     parser.add_argument(
         '--deploy', action='store_true',
         help='test the inference form (BN folded, PConv without copies)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config entries, e.g. test_dataloader.batch_size=4')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_runner_arguments(parser, 'test_dataloader.batch_size=4')
     return parser
 
 

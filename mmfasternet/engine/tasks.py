@@ -171,6 +171,20 @@ def setup_cpu_distributed(cfg: Config, launcher: str):
     cfg.model_wrapper_cfg = wrapper
 
 
+def add_runner_arguments(parser, cfg_example: str):
+    """The options tools/train.py and tools/test.py share: --cfg-options,
+    --launcher and the --local-rank that torch.distributed.launch passes
+    (torchrun sets LOCAL_RANK instead)."""
+    from mmengine.config import DictAction
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help=f'override config entries, e.g. {cfg_example}')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
 def load_config(config_path: str, launcher: str = 'none',
                 cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None):
