@@ -195,10 +195,11 @@ class FasterNetBlock(nn.Module):
     def _forward_deploy(self, x: torch.Tensor) -> torch.Tensor:
         # No concatenated copy, the input is only read, bias and residual
         # ride inside the GEMMs: (NHW, C) matrices for channels_last maps,
-        # N (C, HW) matrices for NCHW ones. ONNX gets 1x1 convs on channel
-        # slices instead: batched GEMMs with broadcast weights export as
-        # Expand/Where/Shape chains, convs as single nodes.
-        if torch.onnx.is_in_onnx_export():
+        # N (C, HW) matrices for NCHW ones. ONNX export and torch.compile
+        # get 1x1 convs on channel slices instead: batched GEMMs with
+        # broadcast weights export as Expand/Where/Shape chains, and
+        # inductor fuses and prepacks convs better than these GEMMs.
+        if torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
             return self._forward_deploy_convs(x)
         hidden = self._partial_mlp_input(x, self.mlp_in_weight,
                                          self.mlp_in_bias).apply(self.act)
