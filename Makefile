@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up .venv/ first (idempotent; the
-# first run on a machine builds mmcv once, about 6 minutes on 2 cores).
+# first run on a machine builds mmcv once, 6-12 minutes on 2 cores).
 PYTHON := .venv/bin/python
 DEMO_CONFIG := configs/demo/maskrcnn_fasternet_t0_shapes_demo.py
 DEMO_WORK := work_dirs/demo_maskrcnn_fasternet_t0

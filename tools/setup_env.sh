@@ -56,7 +56,7 @@ if "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'" 
 else
     WHEEL_DIR="$CACHE/mmcv-$MMCV_VERSION-$TORCH_TAG"
     if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
-        step "building mmcv $MMCV_VERSION with compiled ops from source (about 6 minutes on 2 cores; cached in $WHEEL_DIR)"
+        step "building mmcv $MMCV_VERSION with compiled ops from source (6-12 minutes on 2 cores; cached in $WHEEL_DIR)"
         BUILD="$(mktemp -d)"
         trap 'rm -rf "$BUILD"' EXIT
         "${PIP[@]}" download -q --no-deps --no-binary=:all: --no-build-isolation -d "$BUILD" "mmcv==$MMCV_VERSION"
