@@ -5,10 +5,14 @@ registry, which the mmdet, mmseg and mmpretrain registries fall back to, so
 ``custom_imports=dict(imports=['mmfasternet'])`` is all a config needs.
 """
 from .checkpoints import ORIGINAL_CHECKPOINTS
+from .engine import FasterNetLayerDecayOptimWrapperConstructor
 from .models import FasterNet
 from .utils import allow_mmengine_checkpoints
 from .version import __version__
 
 allow_mmengine_checkpoints()
 
-__all__ = ['FasterNet', 'ORIGINAL_CHECKPOINTS', '__version__']
+__all__ = [
+    'FasterNet', 'FasterNetLayerDecayOptimWrapperConstructor',
+    'ORIGINAL_CHECKPOINTS', '__version__'
+]

@@ -515,6 +515,46 @@ class FasterNet(BaseModule):
             layers.append(out_norm)
         return tuple(layers)
 
+    def get_layer_depth(self, param_name: str, prefix: str = '',
+                        decay_type: str = 'layer_wise') -> Tuple[int, int]:
+        """Depth of a parameter for layer-wise learning-rate decay, and the
+        number of depths (mmpretrain's convention, see ConvNeXt).
+
+        ``layer_wise``: the stem is 0, the ``i``-th block of the network
+        ``i + 1``; a merging shares the depth of the first block it feeds,
+        an output norm that of its stage's last block. ``stage_wise``: the
+        stem is 0, stage ``s`` (merging, blocks, output norm) ``s + 1``.
+        Parameters outside the backbone (names not starting with
+        ``prefix``: neck, heads) get the last depth.
+        """
+        if decay_type == 'layer_wise':
+            num_layers = sum(self.depths) + 2
+        elif decay_type == 'stage_wise':
+            num_layers = self.num_stages + 2
+        else:
+            raise ValueError(f'decay_type must be "layer_wise" or '
+                             f'"stage_wise", got {decay_type!r}.')
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        name = param_name[len(prefix):]
+        if name.startswith('patch_embed.'):
+            return 0, num_layers
+        if name.startswith('stages.'):
+            parts = name.split('.')
+            index = int(parts[1])
+            stage = (index + 1) // 2
+            if decay_type == 'stage_wise':
+                return stage + 1, num_layers
+            first_block = sum(self.depths[:stage])
+            block = int(parts[3]) if index % 2 == 0 else 0
+            return first_block + block + 1, num_layers
+        if name.startswith('norm'):
+            stage = int(name[len('norm')]) // 2
+            if decay_type == 'stage_wise':
+                return stage + 1, num_layers
+            return sum(self.depths[:stage + 1]), num_layers
+        return num_layers - 1, num_layers
+
     def _freeze_stages(self):
         frozen = []
         if self.frozen_stages >= 0:
