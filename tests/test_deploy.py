@@ -143,3 +143,28 @@ def test_deploy_runs_under_autocast(channels_last):
         assert out.dtype == torch.bfloat16
         scale = ref.abs().max().item()
         assert (out.float() - ref).abs().max().item() <= 0.1 * scale
+
+
+def test_upernet_deploy_matches_eval():
+    import os.path as osp
+
+    from mmengine.config import Config
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    cfg = Config.fromfile(
+        osp.join(repo, 'configs', 'upernet_fasternet_t0_ade20k.py'))
+    cfg.model.backbone.init_cfg = None
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    randomize_norm_stats(model.backbone)
+    model.eval()
+    deployed = switch_to_deploy(copy.deepcopy(model))
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        assert_equal_outputs(deployed.extract_feat(x), model.extract_feat(x))
+        assert_equal_outputs([deployed(x, mode='tensor')],
+                             [model(x, mode='tensor')])

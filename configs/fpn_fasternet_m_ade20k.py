@@ -1,0 +1,9 @@
+# Semantic FPN with FasterNet-M on ADE20K (see the S config for the recipe).
+_base_ = './fpn_fasternet_s_ade20k.py'
+
+model = dict(
+    backbone=dict(
+        arch='m',
+        drop_path_rate=0.2,
+        init_cfg=dict(checkpoint='checkpoints/fasternet_m-epoch.291-val_acc1.82.9620.pth')),
+    neck=dict(in_channels=[144, 288, 576, 1152]))

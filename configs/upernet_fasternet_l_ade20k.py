@@ -1,0 +1,10 @@
+# UperNet with FasterNet-L on ADE20K (see the S config for the recipe).
+_base_ = './upernet_fasternet_s_ade20k.py'
+
+model = dict(
+    backbone=dict(
+        arch='l',
+        drop_path_rate=0.3,
+        init_cfg=dict(checkpoint='checkpoints/fasternet_l-epoch.299-val_acc1.83.5060.pth')),
+    decode_head=dict(in_channels=[192, 384, 768, 1536]),
+    auxiliary_head=dict(in_channels=768))
