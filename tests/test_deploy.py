@@ -7,7 +7,7 @@ import torch
 from mmfasternet import FasterNet
 from mmfasternet.deploy import switch_to_deploy
 
-from conftest import randomize_norm_stats, trained_backbone
+from conftest import build_from_config, randomize_norm_stats, trained_backbone
 
 
 def assert_equal_outputs(got, expected, tolerance=1e-5):
@@ -85,20 +85,9 @@ def test_switch_to_deploy_rejects_models_without_backbone():
 
 
 def test_mask_rcnn_deploy_matches_eval():
-    import os.path as osp
-
-    from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
 
-    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
-    cfg = Config.fromfile(
-        osp.join(repo, 'configs', 'maskrcnn_fasternet_t0_coco.py'))
-    cfg.model.backbone.init_cfg = None
-    init_default_scope('mmdet')
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
+    model = build_from_config('maskrcnn_fasternet_t0_coco.py')
     randomize_norm_stats(model.backbone)
     model.eval()
     deployed = switch_to_deploy(copy.deepcopy(model))
@@ -146,20 +135,7 @@ def test_deploy_runs_under_autocast(channels_last):
 
 
 def test_upernet_deploy_matches_eval():
-    import os.path as osp
-
-    from mmengine.config import Config
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-
-    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
-    cfg = Config.fromfile(
-        osp.join(repo, 'configs', 'upernet_fasternet_t0_ade20k.py'))
-    cfg.model.backbone.init_cfg = None
-    init_default_scope('mmseg')
-    torch.manual_seed(0)
-    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    model = build_from_config('upernet_fasternet_t0_ade20k.py')
     randomize_norm_stats(model.backbone)
     model.eval()
     deployed = switch_to_deploy(copy.deepcopy(model))

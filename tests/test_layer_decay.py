@@ -1,7 +1,6 @@
 """Layer-wise learning-rate decay for FasterNet models, found from every
 OpenMMLab scope."""
 import pytest
-import torch
 import torch.nn as nn
 
 from mmfasternet import FasterNet
@@ -107,19 +106,10 @@ def test_errors_name_the_fix():
 
 
 def test_mask_rcnn_config_builds_the_decayed_optimizer():
-    import os.path as osp
-
-    from mmdet.registry import MODELS
-    from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import init_default_scope
 
-    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
-    cfg = Config.fromfile(
-        osp.join(repo, 'configs', 'maskrcnn_fasternet_t0_coco.py'))
-    cfg.model.backbone.init_cfg = None
-    init_default_scope('mmdet')
-    model = MODELS.build(cfg.model)
+    from conftest import build_from_config
+    model = build_from_config('maskrcnn_fasternet_t0_coco.py')
     optim_wrapper = build_optim_wrapper(
         model,
         dict(
