@@ -4,7 +4,7 @@ PYTHON := .venv/bin/python
 DEMO_CONFIG := configs/demo/maskrcnn_fasternet_t0_shapes_demo.py
 DEMO_WORK := work_dirs/demo_maskrcnn_fasternet_t0
 
-.PHONY: setup demo demo-backbone test
+.PHONY: setup demo demo-backbone demo-seg test
 
 setup:
 	bash tools/setup_env.sh
@@ -23,3 +23,14 @@ demo-backbone: setup
 
 test: setup
 	$(PYTHON) -m pytest tests
+
+# Segmentation demo: synthetic ADE20K-format data, Semantic FPN with
+# FasterNet-T0 trained from scratch on the CPU, then tested with mIoU.
+SEG_DEMO_CONFIG := configs/demo/fpn_fasternet_t0_shapes_demo.py
+SEG_DEMO_WORK := work_dirs/demo_fpn_fasternet_t0
+
+demo-seg: setup
+	$(PYTHON) tools/make_demo_data.py ade20k data/demo_ade/ADEChallengeData2016
+	$(PYTHON) tools/train.py $(SEG_DEMO_CONFIG) --work-dir $(SEG_DEMO_WORK)
+	$(PYTHON) tools/test.py $(SEG_DEMO_CONFIG) "$$(cat $(SEG_DEMO_WORK)/last_checkpoint)" \
+		--work-dir $(SEG_DEMO_WORK)/test --eval mIoU

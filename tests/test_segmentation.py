@@ -69,3 +69,79 @@ def test_segmentation_config_builds_and_runs(config):
         results = model(inputs, samples, mode='predict')
     assert results[0].pred_sem_seg.data.shape[-2:] == size
     assert results[0].seg_logits.data.shape[0] == 150
+
+
+def test_generated_data_follows_ade20k(tmp_path, repo_root):
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+    root = tmp_path / 'ADEChallengeData2016'
+    subprocess.run([sys.executable, osp.join(repo_root, 'tools',
+                                             'make_demo_data.py'), 'ade20k',
+                    str(root), '--train', '3', '--val', '2', '--size', '48',
+                    '64'], check=True, capture_output=True)
+    images = sorted((root / 'images' / 'training').glob('*.jpg'))
+    labels = sorted((root / 'annotations' / 'training').glob('*.png'))
+    assert [p.stem for p in images] == [p.stem for p in labels]
+    assert len(list((root / 'images' / 'validation').glob('*.jpg'))) == 2
+    label = np.array(Image.open(labels[0]))
+    assert label.shape == (48, 64) and label.dtype == np.uint8
+    # 0 = unlabelled (outlines), 1 = background, 2..4 = shapes
+    assert set(np.unique(label)) <= {0, 1, 2, 3, 4}
+    assert 0 in label and 1 in label
+
+
+def test_train_then_test_with_eval_miou(tmp_path, repo_root):
+    import re
+    import subprocess
+    import sys
+
+    root = tmp_path / 'ADEChallengeData2016'
+    subprocess.run([sys.executable, osp.join(repo_root, 'tools',
+                                             'make_demo_data.py'), 'ade20k',
+                    str(root), '--train', '8', '--val', '4', '--size', '64',
+                    '64'], check=True, capture_output=True)
+    config = osp.join(repo_root, 'configs', 'demo',
+                      'fpn_fasternet_t0_shapes_demo.py')
+    options = [
+        f'{loader}.dataset.data_root={root}'
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader')
+    ] + [
+        f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader',
+                                         'test_dataloader')
+        for key in ('num_workers=0', 'persistent_workers=False')
+    ] + [
+        'train_dataloader.batch_size=4', 'train_cfg.max_iters=4',
+        'train_cfg.val_interval=4', 'default_hooks.checkpoint.interval=4',
+        'default_hooks.logger.interval=1', 'randomness.seed=0'
+    ]
+
+    def run(*args):
+        result = subprocess.run([sys.executable, *args], cwd=repo_root,
+                                capture_output=True, text=True, timeout=600)
+        return result
+
+    work = tmp_path / 'work'
+    result = run(osp.join(repo_root, 'tools', 'train.py'), config,
+                 '--work-dir', str(work), '--cfg-options', *options)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'Iter(train) [4/4]' in result.stdout + result.stderr
+    checkpoint = work / 'iter_4.pth'
+    assert checkpoint.is_file()
+
+    result = run(osp.join(repo_root, 'tools', 'test.py'), config,
+                 str(checkpoint), '--work-dir', str(tmp_path / 'test'),
+                 '--eval', 'mIoU', 'mDice', '--cfg-options', *options)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = [r for r in result.stdout.splitlines() if r.startswith('metrics')]
+    metrics = dict(re.findall(r'(\S+)=([\d.]+)', line[-1]))
+    assert {'aAcc', 'mIoU', 'mDice'} <= set(metrics)
+    assert 0 <= float(metrics['mIoU']) <= 100
+
+    result = run(osp.join(repo_root, 'tools', 'test.py'), config,
+                 str(checkpoint), '--eval', 'bbox')
+    assert result.returncode == 2
+    assert 'choose from mIoU, mDice, mFscore' in result.stderr

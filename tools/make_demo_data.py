@@ -2,11 +2,20 @@
 demo and end-to-end test runs without downloading anything.
 
     python tools/make_demo_data.py coco data/demo_coco [--train 240 --val 60]
+    python tools/make_demo_data.py ade20k data/demo_ade/ADEChallengeData2016
+
+Each image holds 1-4 non-overlapping shapes (circle, square, triangle) in
+random colours, sizes and rotations on a textured background.
 
 ``coco``: instance segmentation in the COCO 2017 layout: ``train2017/``,
 ``val2017/`` and ``annotations/instances_{train,val}2017.json`` with polygon
-masks. Each image holds 1-4 non-overlapping shapes (circle, square,
-triangle) in random colours, sizes and rotations on a textured background.
+masks.
+
+``ade20k``: semantic segmentation in the ADEChallengeData2016 layout:
+``images/{training,validation}/*.jpg`` and ``annotations/...*.png`` label
+maps where, as in ADE20K, 0 means "unlabelled" (here: the shapes' outlines)
+and classes start at 1 (1 background, 2 circle, 3 square, 4 triangle), for
+``reduce_zero_label=True``.
 """
 import argparse
 import json
@@ -131,9 +140,41 @@ def make_coco(root, num_train, num_val, size, seed):
     return counts
 
 
+SEGMENTATION_CLASSES = ('background', ) + SHAPE_CLASSES
+
+
+def make_ade20k(root, num_train, num_val, size, seed):
+    rng = np.random.default_rng(seed)
+    counts = {}
+    for split, count in (('training', num_train), ('validation', num_val)):
+        image_dir = osp.join(root, 'images', split)
+        label_dir = osp.join(root, 'annotations', split)
+        os.makedirs(image_dir, exist_ok=True)
+        os.makedirs(label_dir, exist_ok=True)
+        for index in range(count):
+            height, width = size
+            image = Image.fromarray(textured_background(rng, height, width))
+            labels = Image.new('L', (width, height), color=1)
+            draw, draw_labels = ImageDraw.Draw(image), ImageDraw.Draw(labels)
+            for cx, cy, radius in place_shapes(rng, height, width,
+                                               int(rng.integers(1, 5))):
+                label = int(rng.integers(len(SHAPE_CLASSES)))
+                points = shape_polygon(SHAPE_CLASSES[label], cx, cy, radius,
+                                       rng.uniform(0, 2 * math.pi))
+                colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+                draw.polygon(points, fill=colour, outline=(0, 0, 0))
+                draw_labels.polygon(points, fill=label + 2, outline=0)
+            name = f'ADE_{split[:5]}_{index + 1:08d}'
+            image.save(osp.join(image_dir, name + '.jpg'), quality=95)
+            labels.save(osp.join(label_dir, name + '.png'))
+        counts[split] = count
+    return counts
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('kind', choices=['coco'], help='dataset format')
+    parser.add_argument('kind', choices=['coco', 'ade20k'],
+                        help='dataset format')
     parser.add_argument('out', help='dataset root to write')
     parser.add_argument('--train', type=int, default=240,
                         help='training images')
@@ -143,6 +184,12 @@ def main(argv=None):
                         metavar=('H', 'W'), help='image size')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
+    if args.kind == 'ade20k':
+        for split, images in make_ade20k(args.out, args.train, args.val,
+                                         tuple(args.size),
+                                         args.seed).items():
+            print(f'{args.out}: {split} {images} images')
+        return
     counts = make_coco(args.out, args.train, args.val, tuple(args.size),
                        args.seed)
     for split, (images, objects) in counts.items():
