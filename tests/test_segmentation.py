@@ -134,12 +134,24 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
 
     result = run(osp.join(repo_root, 'tools', 'test.py'), config,
                  str(checkpoint), '--work-dir', str(tmp_path / 'test'),
-                 '--eval', 'mIoU', 'mDice', '--cfg-options', *options)
+                 '--eval', 'mIoU', 'mDice', 'mFscore', '--cfg-options',
+                 *options)
     assert result.returncode == 0, result.stderr[-3000:]
     line = [r for r in result.stdout.splitlines() if r.startswith('metrics')]
     metrics = dict(re.findall(r'(\S+)=([\d.]+)', line[-1]))
-    assert {'aAcc', 'mIoU', 'mDice'} <= set(metrics)
+    assert {'aAcc', 'mIoU', 'mDice', 'mFscore'} <= set(metrics)
     assert 0 <= float(metrics['mIoU']) <= 100
+
+    # mmseg's multi-scale + flip test-time augmentation from its ADE20K base
+    result = run(osp.join(repo_root, 'tools', 'test.py'), config,
+                 str(checkpoint), '--work-dir', str(tmp_path / 'tta'),
+                 '--tta', '--eval', 'mIoU', '--cfg-options', *options)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'SegTTAModel' in (tmp_path / 'tta').joinpath(
+        next(p.name for p in (tmp_path / 'tta').iterdir() if p.is_dir()),
+        'vis_data', 'config.py').read_text()
+    assert any(r.startswith('metrics: ') and 'mIoU=' in r
+               for r in result.stdout.splitlines())
 
     result = run(osp.join(repo_root, 'tools', 'test.py'), config,
                  str(checkpoint), '--eval', 'bbox')
