@@ -20,7 +20,8 @@ from mmfasternet.engine import (EVAL_METRICS, DeployHook,  # noqa: E402
                                 add_runner_arguments, apply_eval_metrics,
                                 apply_format_only, apply_tta,
                                 apply_visualization, load_config,
-                                result_dump_metric, setup_cpu_distributed)
+                                result_dump_metric, setup_cpu_distributed,
+                                shutdown_distributed)
 
 
 def build_parser():
@@ -94,6 +95,7 @@ def main(argv=None):
         runner.test_evaluator.metrics.append(
             result_dump_metric(task, args.out))
     metrics = runner.test()
+    shutdown_distributed()
     if metrics:
         print('\nmetrics: ' + '  '.join(
             f'{name}={value:.4f}' if isinstance(value, float) else

@@ -18,7 +18,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmfasternet.engine import (add_runner_arguments, load_config,  # noqa
-                                setup_cpu_distributed)
+                                setup_cpu_distributed, shutdown_distributed)
 
 
 def parse_args(argv=None):
@@ -77,6 +77,7 @@ def main(argv=None):
     cfg = build_config(args)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -1,12 +1,14 @@
 from .hooks import DeployHook
 from .optim import FasterNetLayerDecayOptimWrapperConstructor
-from .tasks import (EVAL_METRICS, add_runner_arguments, apply_eval_metrics, apply_format_only,
-                    apply_tta, apply_visualization, load_config,
-                    result_dump_metric, setup_cpu_distributed, task_of)
+from .tasks import (EVAL_METRICS, add_runner_arguments, apply_eval_metrics,
+                    apply_format_only, apply_tta, apply_visualization,
+                    load_config,
+                    result_dump_metric, setup_cpu_distributed,
+                    shutdown_distributed, task_of)
 
 __all__ = [
     'DeployHook', 'FasterNetLayerDecayOptimWrapperConstructor',
     'EVAL_METRICS', 'add_runner_arguments', 'apply_eval_metrics', 'apply_format_only', 'apply_tta',
     'apply_visualization', 'load_config', 'result_dump_metric',
-    'setup_cpu_distributed', 'task_of'
+    'setup_cpu_distributed', 'shutdown_distributed', 'task_of'
 ]

@@ -185,6 +185,16 @@ def add_runner_arguments(parser, cfg_example: str):
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def shutdown_distributed():
+    """Tear the process group down before the interpreter exits: without
+    it, gloo's threads can abort a rank at shutdown ("terminate called
+    without an active exception") after the work itself has finished."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def load_config(config_path: str, launcher: str = 'none',
                 cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None):
