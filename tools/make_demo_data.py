@@ -75,6 +75,23 @@ def place_shapes(rng, height, width, count):
     return placed
 
 
+def render_shapes(rng, height, width):
+    """An image with 1-4 shapes drawn on a textured background, and the
+    (class index, polygon) of each shape."""
+    image = Image.fromarray(textured_background(rng, height, width))
+    draw = ImageDraw.Draw(image)
+    shapes = []
+    for cx, cy, radius in place_shapes(rng, height, width,
+                                       int(rng.integers(1, 5))):
+        label = int(rng.integers(len(SHAPE_CLASSES)))
+        points = shape_polygon(SHAPE_CLASSES[label], cx, cy, radius,
+                               rng.uniform(0, 2 * math.pi))
+        colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        draw.polygon(points, fill=colour, outline=(0, 0, 0))
+        shapes.append((label, points))
+    return image, shapes
+
+
 def polygon_area(points) -> float:
     xs, ys = zip(*points)
     return 0.5 * abs(
@@ -88,15 +105,8 @@ def make_coco_split(root, split, num_images, size, rng, first_image_id):
     for index in range(num_images):
         image_id = first_image_id + index
         height, width = size
-        image = Image.fromarray(textured_background(rng, height, width))
-        draw = ImageDraw.Draw(image)
-        for cx, cy, radius in place_shapes(rng, height, width,
-                                           int(rng.integers(1, 5))):
-            label = int(rng.integers(len(SHAPE_CLASSES)))
-            points = shape_polygon(SHAPE_CLASSES[label], cx, cy, radius,
-                                   rng.uniform(0, 2 * math.pi))
-            colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
-            draw.polygon(points, fill=colour, outline=(0, 0, 0))
+        image, shapes = render_shapes(rng, height, width)
+        for label, points in shapes:
             xs, ys = zip(*points)
             x0, y0 = max(min(xs), 0), max(min(ys), 0)
             x1, y1 = min(max(xs), width), min(max(ys), height)
@@ -153,16 +163,10 @@ def make_ade20k(root, num_train, num_val, size, seed):
         os.makedirs(label_dir, exist_ok=True)
         for index in range(count):
             height, width = size
-            image = Image.fromarray(textured_background(rng, height, width))
+            image, shapes = render_shapes(rng, height, width)
             labels = Image.new('L', (width, height), color=1)
-            draw, draw_labels = ImageDraw.Draw(image), ImageDraw.Draw(labels)
-            for cx, cy, radius in place_shapes(rng, height, width,
-                                               int(rng.integers(1, 5))):
-                label = int(rng.integers(len(SHAPE_CLASSES)))
-                points = shape_polygon(SHAPE_CLASSES[label], cx, cy, radius,
-                                       rng.uniform(0, 2 * math.pi))
-                colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
-                draw.polygon(points, fill=colour, outline=(0, 0, 0))
+            draw_labels = ImageDraw.Draw(labels)
+            for label, points in shapes:
                 draw_labels.polygon(points, fill=label + 2, outline=0)
             name = f'ADE_{split[:5]}_{index + 1:08d}'
             image.save(osp.join(image_dir, name + '.jpg'), quality=95)
