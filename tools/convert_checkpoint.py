@@ -5,7 +5,8 @@ mmdet 2.x/3.x, mmseg or mmpretrain checkpoint (its ``backbone.`` part) or an
 mmfasternet one, checks that it loads into the FasterNet backbone of its
 variant, and saves ``{'meta': ..., 'state_dict': ...}`` with mmfasternet's
 (= the original's) key names: backbone, output norms if present, and the
-classification head (``avgpool_pre_head.1``, ``head``) unless --no-head.
+classification head (``avgpool_pre_head.1``, ``head``; from an mmpretrain
+classifier's ``FasterNetClsHead`` too) unless --no-head.
 
 Example:
     python tools/convert_checkpoint.py fasternet_s-epoch.299-val_acc1.81.2840.pth \
@@ -23,8 +24,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmfasternet import FasterNet, __version__  # noqa: E402
 from mmfasternet.models.utils.checkpoint import (  # noqa: E402
-    HEAD_KEY_PATTERN, OUT_NORM_PATTERN, infer_arch, load_pretrained_backbone,
-    read_checkpoint, select_prefix, to_original_layout, unwrap_state_dict)
+    HEAD_KEY_PATTERN, OUT_NORM_PATTERN, classifier_head_to_original,
+    infer_arch, load_pretrained_backbone, read_checkpoint, select_prefix,
+    to_original_layout, unwrap_state_dict)
 
 
 def parse_args(argv=None):
@@ -47,9 +49,11 @@ def parse_args(argv=None):
 def convert(src, dst, prefix=None, keep_head=True, overwrite=False):
     if osp.exists(dst) and not overwrite:
         raise FileExistsError(f'{dst} exists; pass --overwrite to replace it.')
-    state_dict = select_prefix(unwrap_state_dict(read_checkpoint(src)),
-                               prefix)
+    unwrapped = unwrap_state_dict(read_checkpoint(src))
+    state_dict = select_prefix(unwrapped, prefix)
     state_dict, layout = to_original_layout(state_dict)
+    if prefix is None:  # an mmpretrain classifier's FasterNetClsHead
+        state_dict.update(classifier_head_to_original(unwrapped))
     arch = infer_arch(state_dict)
     if arch is None:
         raise SystemExit(f'{src} holds no FasterNet weights '

@@ -3,9 +3,11 @@ demo and end-to-end test runs without downloading anything.
 
     python tools/make_demo_data.py coco data/demo_coco [--train 240 --val 60]
     python tools/make_demo_data.py ade20k data/demo_ade/ADEChallengeData2016
+    python tools/make_demo_data.py imagenet data/demo_imagenet --size 72 72
 
 Each image holds 1-4 non-overlapping shapes (circle, square, triangle) in
-random colours, sizes and rotations on a textured background.
+random colours, sizes and rotations on a textured background (one large
+shape for ``imagenet``).
 
 ``coco``: instance segmentation in the COCO 2017 layout: ``train2017/``,
 ``val2017/`` and ``annotations/instances_{train,val}2017.json`` with polygon
@@ -16,6 +18,9 @@ masks.
 maps where, as in ADE20K, 0 means "unlabelled" (here: the shapes' outlines)
 and classes start at 1 (1 background, 2 circle, 3 square, 4 triangle), for
 ``reduce_zero_label=True``.
+
+``imagenet``: classification in the layout of mmpretrain's ``ImageNet``
+dataset (class folders under ``train/``, a flat ``val/``, ``meta/*.txt``).
 """
 import argparse
 import json
@@ -60,13 +65,14 @@ def shape_polygon(kind: str, cx: float, cy: float, radius: float,
             for i in range(corners)]
 
 
-def place_shapes(rng, height, width, count):
-    """Centres and radii of up to ``count`` shapes that do not overlap."""
+def place_shapes(rng, height, width, count, radius_range=(0.08, 0.2)):
+    """Centres and radii of up to ``count`` shapes that do not overlap;
+    radii are drawn from ``radius_range`` times the shorter image side."""
     placed = []
     for _ in range(count * 20):
         if len(placed) == count:
             break
-        radius = rng.uniform(0.08, 0.2) * min(height, width)
+        radius = rng.uniform(*radius_range) * min(height, width)
         cx = rng.uniform(radius + 2, width - radius - 2)
         cy = rng.uniform(radius + 2, height - radius - 2)
         if all(math.hypot(cx - x, cy - y) > radius + r + 4
@@ -75,18 +81,34 @@ def place_shapes(rng, height, width, count):
     return placed
 
 
-def render_shapes(rng, height, width):
-    """An image with 1-4 shapes drawn on a textured background, and the
-    (class index, polygon) of each shape."""
-    image = Image.fromarray(textured_background(rng, height, width))
+def plain_background(rng: np.random.Generator, height: int,
+                     width: int) -> np.ndarray:
+    """One random dark colour with mild noise."""
+    image = rng.uniform(0, 110, size=3) + rng.normal(
+        0, 8, size=(height, width, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def render_shapes(rng, height, width, labels=None,
+                  radius_range=(0.08, 0.2), textured=True):
+    """An image with shapes drawn on a textured (or plain, dark)
+    background, and the (class index, polygon) of each shape: 1-4 shapes of
+    random classes, or one shape of each class index in ``labels``."""
+    background = textured_background if textured else plain_background
+    image = Image.fromarray(background(rng, height, width))
     draw = ImageDraw.Draw(image)
     shapes = []
-    for cx, cy, radius in place_shapes(rng, height, width,
-                                       int(rng.integers(1, 5))):
-        label = int(rng.integers(len(SHAPE_CLASSES)))
+    count = len(labels) if labels is not None else int(rng.integers(1, 5))
+    for index, (cx, cy, radius) in enumerate(
+            place_shapes(rng, height, width, count, radius_range)):
+        label = (labels[index] if labels is not None else int(
+            rng.integers(len(SHAPE_CLASSES))))
         points = shape_polygon(SHAPE_CLASSES[label], cx, cy, radius,
                                rng.uniform(0, 2 * math.pi))
-        colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        # On plain backgrounds, light shapes: always visible, and brightness
+        # says nothing about the class.
+        low = 0 if textured else 145
+        colour = tuple(int(c) for c in rng.integers(low, 256, size=3))
         draw.polygon(points, fill=colour, outline=(0, 0, 0))
         shapes.append((label, points))
     return image, shapes
@@ -175,9 +197,42 @@ def make_ade20k(root, num_train, num_val, size, seed):
     return counts
 
 
+def make_imagenet(root, num_train, num_val, size, seed):
+    """ImageNet in the layout mmpretrain's ``ImageNet`` dataset reads:
+    ``train/<class>/<class>_<n>.JPEG``, a flat ``val/`` folder of
+    ``ILSVRC2012_val_<n>.JPEG`` and ``meta/{train,val}.txt`` lists of
+    ``path label`` lines. Each image shows one large shape; the class folders
+    are named after the shapes (ImageNet's are WordNet ids) and labels
+    follow their sorted order, as in ImageNet."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(osp.join(root, 'meta'), exist_ok=True)
+    counts = {}
+    for split, count in (('train', num_train), ('val', num_val)):
+        lines = []
+        for index in range(count):
+            label = index % len(SHAPE_CLASSES)  # balanced classes
+            image, _ = render_shapes(rng, *size, labels=[label],
+                                     radius_range=(0.22, 0.42),
+                                     textured=False)
+            name = SHAPE_CLASSES[label]
+            if split == 'train':
+                path = f'{name}/{name}_{index + 1}.JPEG'
+            else:
+                path = f'ILSVRC2012_val_{index + 1:08d}.JPEG'
+            os.makedirs(osp.dirname(osp.join(root, split, path)),
+                        exist_ok=True)
+            image.save(osp.join(root, split, path), format='JPEG',
+                       quality=95)
+            lines.append(f'{path} {label}\n')
+        with open(osp.join(root, 'meta', f'{split}.txt'), 'w') as f:
+            f.writelines(lines)
+        counts[split] = count
+    return counts
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('kind', choices=['coco', 'ade20k'],
+    parser.add_argument('kind', choices=['coco', 'ade20k', 'imagenet'],
                         help='dataset format')
     parser.add_argument('out', help='dataset root to write')
     parser.add_argument('--train', type=int, default=240,
@@ -188,10 +243,10 @@ def main(argv=None):
                         metavar=('H', 'W'), help='image size')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
-    if args.kind == 'ade20k':
-        for split, images in make_ade20k(args.out, args.train, args.val,
-                                         tuple(args.size),
-                                         args.seed).items():
+    if args.kind in ('ade20k', 'imagenet'):
+        make = make_ade20k if args.kind == 'ade20k' else make_imagenet
+        for split, images in make(args.out, args.train, args.val,
+                                  tuple(args.size), args.seed).items():
             print(f'{args.out}: {split} {images} images')
         return
     counts = make_coco(args.out, args.train, args.val, tuple(args.size),

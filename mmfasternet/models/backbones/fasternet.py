@@ -18,7 +18,8 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils.checkpoint import load_pretrained_backbone
+from ..utils.checkpoint import (adapt_classifier_state_dict,
+                                load_pretrained_backbone)
 from ..utils.fusion import conv_with_folded_bn, fuse_conv_bn
 
 PCONV_FORWARD_TYPES = ('split_cat', 'split_mlp')
@@ -598,6 +599,16 @@ class FasterNet(BaseModule):
             prefix=self.init_cfg.get('prefix'),
             map_location=self.init_cfg.get('map_location', 'cpu'))
         self._is_init = True
+
+    def _checkpoint_filter(self, state_dict: dict, prefix: str,
+                           local_metadata: dict, strict: bool,
+                           missing_keys: list, unexpected_keys: list,
+                           error_msgs: list):
+        """Load-state-dict pre-hook that mmpretrain's ``ImageClassifier``
+        installs on itself when its backbone has this method: original and
+        timm ImageNet checkpoints then load into the whole classifier with
+        no conversion step (see :func:`adapt_classifier_state_dict`)."""
+        adapt_classifier_state_dict(self, state_dict, prefix)
 
     def switch_to_deploy(self):
         """Turn the trained backbone into its inference form: every BN that

@@ -164,6 +164,60 @@ def _shorten(keys: List[str], limit: int = 6) -> str:
     return shown + (f', ... ({len(keys)} in all)' if len(keys) > limit else '')
 
 
+def _match_backbone(own_state: Dict[str, torch.Tensor],
+                    state_dict: Dict[str, torch.Tensor]) -> dict:
+    """Sort the keys of an original-layout ``state_dict`` against the
+    backbone's ``own_state``: ``loaded``, ``wrong_shape``, ``ignored`` (not
+    in the backbone), ``missing`` and ``missing_weights`` (missing keys
+    other than output norms and BN step counters)."""
+    match = dict(loaded=[], wrong_shape=[], ignored=[])
+    for key, value in state_dict.items():
+        if key not in own_state:
+            match['ignored'].append(key)
+        elif own_state[key].shape != value.shape:
+            match['wrong_shape'].append(key)
+        else:
+            match['loaded'].append(key)
+    match['missing'] = [key for key in own_state if key not in state_dict]
+    # Output norms are new in dense prediction; BN step counters are
+    # not weights and some exporters drop them.
+    match['missing_weights'] = [
+        key for key in match['missing'] if not OUT_NORM_PATTERN.match(key)
+        and not key.endswith('.num_batches_tracked')
+    ]
+    return match
+
+
+def _mismatch_reasons(match: dict, own_state: Dict[str, torch.Tensor],
+                      state_dict: Dict[str, torch.Tensor],
+                      prefix: Optional[str]) -> List[str]:
+    """Why ``state_dict`` cannot initialise the backbone; empty if it can."""
+    reasons = []
+    if not match['loaded']:
+        reasons.append(f'none of its {len(state_dict)} tensors has a '
+                       f'FasterNet name'
+                       + (f' under prefix {prefix!r}' if prefix else ''))
+    if match['wrong_shape']:
+        first = match['wrong_shape'][0]
+        reasons.append(
+            f'{len(match["wrong_shape"])} tensors differ in shape, e.g. '
+            f'{first}: {tuple(state_dict[first].shape)} in the checkpoint '
+            f'vs {tuple(own_state[first].shape)} in the model')
+    if match['missing_weights']:
+        reasons.append(f'{len(match["missing_weights"])} backbone tensors '
+                       f'are absent: {_shorten(match["missing_weights"])}')
+    return reasons
+
+
+def _mismatch_error(source: str, arch_name: str, reasons: List[str],
+                    state_dict: Dict[str, torch.Tensor],
+                    fix: str) -> CheckpointMismatchError:
+    return CheckpointMismatchError(
+        f'{source} does not fit FasterNet arch {arch_name!r}: '
+        f'{"; ".join(reasons)}. The checkpoint holds '
+        f'{describe_variant(state_dict)}. {fix}')
+
+
 def load_pretrained_backbone(model: nn.Module,
                              filename: str,
                              prefix: Optional[str] = None,
@@ -185,44 +239,16 @@ def load_pretrained_backbone(model: nn.Module,
     own_state = model.state_dict()
     arch_name = getattr(model, 'arch', {}).get('name', '?')
 
-    loaded, wrong_shape, ignored = [], [], []
-    for key, value in state_dict.items():
-        if key not in own_state:
-            ignored.append(key)
-        elif own_state[key].shape != value.shape:
-            wrong_shape.append(key)
-        else:
-            loaded.append(key)
-    missing = [key for key in own_state if key not in state_dict]
-    # Output norms are new in dense prediction; BN step counters are
-    # not weights and some exporters drop them.
-    missing_weights = [
-        key for key in missing if not OUT_NORM_PATTERN.match(key)
-        and not key.endswith('.num_batches_tracked')
-    ]
+    match = _match_backbone(own_state, state_dict)
+    reasons = _mismatch_reasons(match, own_state, state_dict, prefix)
+    if reasons:
+        raise _mismatch_error(
+            repr(filename), arch_name, reasons, state_dict,
+            f'Build the backbone with the matching arch, or point init_cfg '
+            f'at the checkpoint of arch {arch_name!r}.')
 
-    if not loaded or wrong_shape or missing_weights:
-        found = describe_variant(state_dict)
-        reasons = []
-        if not loaded:
-            reasons.append(f'none of its {len(state_dict)} tensors has a '
-                           f'FasterNet name'
-                           + (f' under prefix {prefix!r}' if prefix else ''))
-        if wrong_shape:
-            first = wrong_shape[0]
-            reasons.append(
-                f'{len(wrong_shape)} tensors differ in shape, e.g. {first}: '
-                f'{tuple(state_dict[first].shape)} in the checkpoint vs '
-                f'{tuple(own_state[first].shape)} in the model')
-        if missing_weights:
-            reasons.append(f'{len(missing_weights)} backbone tensors are '
-                           f'absent: {_shorten(missing_weights)}')
-        raise CheckpointMismatchError(
-            f'{filename!r} does not fit FasterNet arch {arch_name!r}: '
-            f'{"; ".join(reasons)}. The checkpoint holds {found}. Build the '
-            f'backbone with the matching arch, or point init_cfg at the '
-            f'checkpoint of arch {arch_name!r}.')
-
+    loaded, missing, ignored = (match['loaded'], match['missing'],
+                                match['ignored'])
     incompatible = model.load_state_dict(
         OrderedDict((key, state_dict[key]) for key in loaded), strict=False)
     assert not incompatible.unexpected_keys
@@ -236,3 +262,82 @@ def load_pretrained_backbone(model: nn.Module,
         summary += f'; ignored (not in the backbone): {_shorten(ignored)}'
     print_log(summary, logger='current')
     return dict(loaded=loaded, missing=missing, ignored=ignored)
+
+
+# Where the original classifier's head tensors live in an mmpretrain
+# ImageClassifier with a FasterNetClsHead.
+_CLASSIFIER_HEAD_NAMES = (('avgpool_pre_head.', 'head.avgpool_pre_head.'),
+                          ('head.', 'head.fc.'))
+
+
+def classifier_head_to_original(
+        state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """The FasterNetClsHead tensors of an mmpretrain classifier state dict
+    (``head.avgpool_pre_head.*``, ``head.fc.*``) under the original names
+    (``avgpool_pre_head.*``, ``head.*``); empty if it has none."""
+    head = OrderedDict()
+    for key, value in state_dict.items():
+        for original, ours in reversed(_CLASSIFIER_HEAD_NAMES):
+            if key.startswith(ours):
+                head[original + key[len(ours):]] = value
+                break
+    return head
+
+
+def adapt_classifier_state_dict(backbone: nn.Module,
+                                state_dict: Dict[str, torch.Tensor],
+                                prefix: str = '') -> Optional[str]:
+    """Make a whole-classifier checkpoint fit an mmpretrain
+    ``ImageClassifier`` with a FasterNet backbone, in place.
+
+    An original or timm ImageNet state dict (``patch_embed.``, ``stages.``,
+    ``avgpool_pre_head.1.``, ``head.``; or timm's names) under ``prefix`` is
+    renamed to the classifier's (``backbone.``, ``head.avgpool_pre_head.1.``,
+    ``head.fc.``); an mmpretrain/mmfasternet one (``backbone.``) is kept.
+    Either way, FasterNet weights that do not fit ``backbone`` (another
+    variant, missing tensors) raise :class:`CheckpointMismatchError` instead
+    of mmengine's warning, and so does a state dict with nothing for the
+    backbone at all.
+
+    Returns:
+        str | None: the layout found (``'original'``, ``'timm'``,
+        ``'classifier'``), None for an empty state dict.
+    """
+    local = OrderedDict((key[len(prefix):], state_dict[key])
+                        for key in list(state_dict)
+                        if key.startswith(prefix))
+    if not local:
+        return None
+    if any(key.startswith('backbone.') for key in local):
+        layout = 'classifier'
+    else:
+        local, layout = to_original_layout(local)
+        renamed = OrderedDict()
+        for key, value in local.items():
+            for old, new in _CLASSIFIER_HEAD_NAMES:
+                if key.startswith(old):
+                    key = new + key[len(old):]
+                    break
+            else:
+                key = 'backbone.' + key
+            renamed[key] = value
+        for key in list(state_dict):
+            if key.startswith(prefix):
+                del state_dict[key]
+        state_dict.update(
+            (prefix + key, value) for key, value in renamed.items())
+        local = renamed
+
+    own_state = backbone.state_dict()
+    backbone_part = select_prefix(local, 'backbone.')
+    match = _match_backbone(own_state, backbone_part)
+    reasons = _mismatch_reasons(match, own_state, backbone_part, None)
+    if reasons:
+        arch_name = getattr(backbone, 'arch', {}).get('name', '?')
+        raise _mismatch_error(
+            f'The checkpoint loaded into this FasterNet classifier '
+            f'({layout} layout)', arch_name, reasons, backbone_part,
+            f'Load the checkpoint of arch {arch_name!r} (configs/'
+            f'fasternet_{arch_name}_imagenet.py), or the config of the '
+            f'checkpoint\'s variant.')
+    return layout

@@ -1,0 +1,3 @@
+from .fasternet_head import FasterNetClsHead
+
+__all__ = ['FasterNetClsHead']
