@@ -437,3 +437,22 @@ def test_detection_and_segmentation_inferencers(tmp_path):
     prediction = np.asarray(result['predictions'])
     assert prediction.shape == (96, 128)
     assert set(np.unique(prediction)) <= {0, 1, 2, 3}
+
+
+def test_onnx_export_takes_the_trained_classifier(trained):
+    """tools/export_onnx.py --what classifier reads the mmpretrain
+    checkpoint (variant and classes inferred) and its deploy form gives the
+    classifier's logits."""
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    from export_onnx import build_model
+    from mmengine.runner import load_checkpoint
+    exported = build_model(what='classifier',
+                           checkpoint=str(trained['checkpoint']))
+    classifier = build_classifier(DEMO_CONFIG).eval()
+    load_checkpoint(classifier, str(trained['checkpoint']), logger='silent')
+    inputs = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = classifier(inputs)
+        got = exported(inputs)
+    assert got.shape == (2, 3)
+    assert (got - expected).abs().max() <= 1e-4 * expected.abs().max()

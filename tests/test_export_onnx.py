@@ -19,7 +19,7 @@ onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-from export_onnx import (FasterNetClassifier, build_model,  # noqa: E402
+from export_onnx import (build_model,  # noqa: E402
                          check_parity, export, graph_summary)
 
 # The original's in-place "slicing" PConv exports its x[:, :k] = conv(...)
@@ -126,9 +126,10 @@ def original_release(path, seed=1):
 
 
 def test_classifier_logits_match(tmp_path):
+    from mmpretrain.models import ImageClassifier
     model = build_model('t0', what='classifier')
-    assert isinstance(model, FasterNetClassifier)
-    assert isinstance(model.avgpool_pre_head[2], torch.nn.GELU)
+    assert isinstance(model, ImageClassifier)
+    assert isinstance(model.head.avgpool_pre_head[2], torch.nn.GELU)
     path = export(model, str(tmp_path / 'cls.onnx'), shape=(64, 64),
                   batch=2)
     assert [o.name for o in onnx.load(path).graph.output] == ['logits']
@@ -136,16 +137,16 @@ def test_classifier_logits_match(tmp_path):
     assert results  # logits (N, 1000) at both shapes
     assert isinstance(
         build_model('s', what='classifier', deploy=False)
-        .avgpool_pre_head[2], torch.nn.ReLU)
+        .head.avgpool_pre_head[2], torch.nn.ReLU)
 
 
 def test_classifier_loads_original_checkpoint(tmp_path):
     ckpt = tmp_path / 'fasternet_t0.pth'
     state = original_release(ckpt)
     model = build_model('t0', what='classifier', checkpoint=str(ckpt))
-    torch.testing.assert_close(model.head.weight, state['head.weight'])
-    torch.testing.assert_close(model.head.bias, state['head.bias'])
-    torch.testing.assert_close(model.avgpool_pre_head[1].weight,
+    torch.testing.assert_close(model.head.fc.weight, state['head.weight'])
+    torch.testing.assert_close(model.head.fc.bias, state['head.bias'])
+    torch.testing.assert_close(model.head.avgpool_pre_head[1].weight,
                                state['avgpool_pre_head.1.weight'])
     # An independent reference: the training-form backbone loaded from the
     # same file, with the head computed by hand.

@@ -2,9 +2,10 @@
 
 The backbone is exported in its deploy form by default (BN folded, PConv and
 the MLP as convs on channel slices, no concatenation), with dynamic batch,
-height and width. ``--what classifier`` adds the original FasterNet head
-(global pool, 1x1 conv to 1280 + activation, linear), whose weights come from
-an original-layout or timm checkpoint. ``--check`` compares onnxruntime with
+height and width. ``--what classifier`` exports mmpretrain's ImageClassifier
+with FasterNet's head (global pool, 1x1 conv to 1280 + activation, linear)
+to logits, weights from an original, timm or mmfasternet/mmpretrain
+classifier checkpoint. ``--check`` compares onnxruntime with
 PyTorch at the export shape and at a second shape.
 
     python tools/export_onnx.py --arch s --checkpoint fasternet_s.pth \
@@ -29,57 +30,60 @@ import torch.nn as nn
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmcv.cnn import build_activation_layer  # noqa: E402
-
 from mmfasternet import FasterNet  # noqa: E402
 from mmfasternet.deploy import switch_to_deploy  # noqa: E402
 from mmfasternet.models.utils.checkpoint import (  # noqa: E402
-    infer_arch, read_checkpoint, to_original_layout, unwrap_state_dict)
+    classifier_head_to_original, infer_arch, read_checkpoint, select_prefix,
+    to_original_layout, unwrap_state_dict)
 
 HEAD_KEYS = ('avgpool_pre_head.1.weight', 'head.weight', 'head.bias')
 PARITY_TOLERANCE = 1e-4  # max |onnx - torch| / max |torch|, per output
 
 
-class FasterNetClassifier(nn.Module):
-    """The original FasterNet ImageNet classifier around a backbone that
-    returns its last stage without output norm: global average pooling,
-    1x1 conv (no bias) with the arch's activation, flatten, linear.
-
-    Head names match the original checkpoints (``avgpool_pre_head.1``,
-    ``head``); the backbone sits under ``backbone``.
-    """
-
-    def __init__(self, backbone: FasterNet, feature_dim: int = 1280,
-                 num_classes: int = 1000):
-        super().__init__()
-        if backbone.out_indices != (3, ) or backbone.out_norm:
-            raise ValueError('FasterNetClassifier needs a backbone built '
-                             'with out_indices=(3,) and out_norm=False.')
-        self.backbone = backbone
-        act_cfg = dict(backbone.arch.get('act_cfg', dict(type='ReLU')))
-        self.avgpool_pre_head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(backbone.channels[-1], feature_dim, 1, bias=False),
-            build_activation_layer(act_cfg))
-        self.head = nn.Linear(feature_dim, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.backbone(x)[-1]
-        return self.head(torch.flatten(self.avgpool_pre_head(x), 1))
-
-
 def read_head(checkpoint: str, state_dict: dict = None) -> dict:
-    """The classification head tensors of ``checkpoint`` (original names;
-    ``state_dict``: its tensors, already read)."""
+    """The classification head tensors of ``checkpoint`` under the original
+    names (``state_dict``: its tensors, already read and in the original
+    layout). Reads original, timm and mmpretrain classifier checkpoints."""
     if state_dict is None:
         state_dict, _ = to_original_layout(
             unwrap_state_dict(read_checkpoint(checkpoint)))
-    missing = [key for key in HEAD_KEYS if key not in state_dict]
+    head = dict(state_dict)
+    head.update(classifier_head_to_original(state_dict))
+    missing = [key for key in HEAD_KEYS if key not in head]
     if missing:
         raise ValueError(
-            f'{checkpoint!r} holds no original FasterNet classification '
-            f'head (missing {missing}); export --what backbone instead.')
-    return {key: state_dict[key] for key in HEAD_KEYS}
+            f'{checkpoint!r} holds no FasterNet classification head '
+            f'(missing {missing}); export --what backbone instead.')
+    return {key: head[key] for key in HEAD_KEYS}
+
+
+def build_classifier(backbone: FasterNet, checkpoint: str = None,
+                     head: dict = None) -> nn.Module:
+    """mmpretrain's ImageClassifier with FasterNet's head around
+    ``backbone`` (built with ``out_indices=(3,)``, ``out_norm=False``);
+    its forward gives the logits. Weights from ``checkpoint`` (any
+    classifier layout; ``head``: its head tensors, already read), else the
+    original's random init."""
+    from mmengine.runner import load_checkpoint
+    from mmpretrain.models import ImageClassifier
+
+    from mmfasternet.models.heads import FasterNetClsHead
+    num_classes, feature_dim = (head['head.weight'].shape
+                                if head is not None else (1000, 1280))
+    act_cfg = dict(backbone.arch.get('act_cfg', dict(type='ReLU')))
+    model = ImageClassifier(
+        backbone=backbone,
+        head=FasterNetClsHead(num_classes, backbone.channels[-1],
+                              feature_dim, act_cfg=act_cfg))
+    if checkpoint:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
+                        logger='silent')
+    else:
+        nn.init.trunc_normal_(model.head.avgpool_pre_head[1].weight,
+                              std=.02)
+        nn.init.trunc_normal_(model.head.fc.weight, std=.02)
+        nn.init.zeros_(model.head.fc.bias)
+    return model
 
 
 def build_model(arch=None, what='backbone', checkpoint=None,
@@ -97,7 +101,7 @@ def build_model(arch=None, what='backbone', checkpoint=None,
     if arch is None:
         if checkpoint is None:
             raise ValueError('give an arch, or a checkpoint to infer it from.')
-        found = infer_arch(state_dict)
+        found = infer_arch(select_prefix(state_dict, None))
         if found is None:
             raise ValueError(f'{checkpoint!r} holds no FasterNet weights.')
         arch = found['name'] if found['name'] != 'custom' else dict(
@@ -106,39 +110,25 @@ def build_model(arch=None, what='backbone', checkpoint=None,
         out_indices, out_norm = (3, ), False
     torch.manual_seed(seed)
     init_cfg = (dict(type='Pretrained', checkpoint=checkpoint)
-                if checkpoint else None)
-    backbone = FasterNet(
+                if checkpoint and what == 'backbone' else None)
+    model = FasterNet(
         arch=arch, out_indices=out_indices, out_norm=out_norm,
         init_cfg=init_cfg)
-    if checkpoint:
-        backbone.init_weights()
+    if init_cfg:
+        model.init_weights()
     else:  # the original's init, without mmengine's per-tensor log
-        for module in backbone.modules():
+        for module in model.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.trunc_normal_(module.weight, std=.02)
-    model = backbone
     if what == 'classifier':
         head = read_head(checkpoint, state_dict) if checkpoint else None
-        kwargs = {}
-        if head is not None:
-            num_classes, feature_dim = head['head.weight'].shape
-            kwargs = dict(feature_dim=feature_dim, num_classes=num_classes)
-        model = FasterNetClassifier(backbone, **kwargs)
-        if head is not None:
-            model.avgpool_pre_head[1].weight.data.copy_(
-                head['avgpool_pre_head.1.weight'])
-            model.head.weight.data.copy_(head['head.weight'])
-            model.head.bias.data.copy_(head['head.bias'])
-        else:
-            nn.init.trunc_normal_(model.avgpool_pre_head[1].weight, std=.02)
-            nn.init.trunc_normal_(model.head.weight, std=.02)
-            nn.init.zeros_(model.head.bias)
+        model = build_classifier(model, checkpoint, head)
     model.eval()
     return switch_to_deploy(model) if deploy else model
 
 
 def default_output_names(model: nn.Module) -> list:
-    if isinstance(model, FasterNetClassifier):
+    if not isinstance(model, FasterNet) and hasattr(model, 'head'):
         return ['logits']
     backbone = next(m for m in model.modules() if isinstance(m, FasterNet))
     return [f'out{i}' for i in backbone.out_indices]
