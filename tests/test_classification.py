@@ -288,9 +288,8 @@ def test_train_then_test_reports_top1(trained):
     top1 = top1_of(result)
 
     from mmpretrain import ImageClassificationInferencer
-    cfg = Config.fromfile(DEMO_CONFIG)
     inferencer = ImageClassificationInferencer(
-        cfg, pretrained=str(trained['checkpoint']), device='cpu')
+        DEMO_CONFIG, pretrained=str(trained['checkpoint']), device='cpu')
     lines = (trained['root'] / 'meta' / 'val.txt').read_text().split()
     paths = [str(trained['root'] / 'val' / name) for name in lines[::2]]
     labels = [int(label) for label in lines[1::2]]
@@ -387,8 +386,9 @@ def test_convert_tool_keeps_the_classifier_head(trained, tmp_path):
 
 def test_detection_and_segmentation_inferencers(tmp_path):
     """mmdet's DetInferencer and mmseg's MMSegInferencer with our demo
-    configs and checkpoints saved by the real model (freshly initialised:
-    the wiring, not the accuracy, is under test), on a generated image."""
+    configs and checkpoints saved by the real model with the dataset meta
+    a training run stores (freshly initialised: the wiring, not the
+    accuracy, is under test), on a generated image."""
     from mmengine.registry import init_default_scope
     sys.path.insert(0, osp.join(REPO, 'tools'))
     from make_demo_data import render_shapes
@@ -396,7 +396,7 @@ def test_detection_and_segmentation_inferencers(tmp_path):
     image_path = str(tmp_path / 'shapes.jpg')
     image.save(image_path)
 
-    def checkpoint_of(config, scope, classes):
+    def checkpoint_of(config, scope):
         from importlib import import_module
 
         from mmengine.model import revert_sync_batchnorm
@@ -409,7 +409,7 @@ def test_detection_and_segmentation_inferencers(tmp_path):
         model.init_weights()
         path = str(tmp_path / f'{scope}.pth')
         torch.save(dict(state_dict=model.state_dict(), meta=dict(
-            dataset_meta=dict(classes=classes))),
+            dataset_meta=dict(cfg.metainfo))),
             path)
         return path
 
@@ -417,7 +417,7 @@ def test_detection_and_segmentation_inferencers(tmp_path):
     det_config = osp.join(REPO, 'configs', 'demo',
                           'maskrcnn_fasternet_t0_shapes_demo.py')
     detector = DetInferencer(det_config, checkpoint_of(
-        det_config, 'mmdet', ('circle', 'square', 'triangle')),
+        det_config, 'mmdet'),
                              device='cpu', show_progress=False)
     result = detector(image_path, out_dir=str(tmp_path / 'det'),
                       no_save_pred=False)
@@ -431,12 +431,12 @@ def test_detection_and_segmentation_inferencers(tmp_path):
     seg_config = osp.join(REPO, 'configs', 'demo',
                           'fpn_fasternet_t0_shapes_demo.py')
     segmentor = MMSegInferencer(
-        seg_config, checkpoint_of(seg_config, 'mmseg', (
-            'background', 'circle', 'square', 'triangle')), device='cpu')
-    result = segmentor(image_path, return_datasamples=False)
+        seg_config, checkpoint_of(seg_config, 'mmseg'), device='cpu')
+    result = segmentor(image_path, out_dir=str(tmp_path / 'seg'))
     prediction = np.asarray(result['predictions'])
     assert prediction.shape == (96, 128)
     assert set(np.unique(prediction)) <= {0, 1, 2, 3}
+    assert list((tmp_path / 'seg').rglob('*.png'))
 
 
 def test_onnx_export_takes_the_trained_classifier(trained):

@@ -64,6 +64,7 @@ def build_classifier(backbone: FasterNet, checkpoint: str = None,
     its forward gives the logits. Weights from ``checkpoint`` (any
     classifier layout; ``head``: its head tensors, already read), else the
     original's random init."""
+    from mmengine.registry import DefaultScope
     from mmengine.runner import load_checkpoint
     from mmpretrain.models import ImageClassifier
 
@@ -71,10 +72,13 @@ def build_classifier(backbone: FasterNet, checkpoint: str = None,
     num_classes, feature_dim = (head['head.weight'].shape
                                 if head is not None else (1000, 1280))
     act_cfg = dict(backbone.arch.get('act_cfg', dict(type='ReLU')))
-    model = ImageClassifier(
-        backbone=backbone,
-        head=FasterNetClsHead(num_classes, backbone.channels[-1],
-                              feature_dim, act_cfg=act_cfg))
+    # The classifier builds its data preprocessor and loss from mmpretrain's
+    # registry, whichever library's scope the caller left active.
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = ImageClassifier(
+            backbone=backbone,
+            head=FasterNetClsHead(num_classes, backbone.channels[-1],
+                                  feature_dim, act_cfg=act_cfg))
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
                         logger='silent')
