@@ -59,3 +59,28 @@ def test_operator_benchmark(tmp_path):
     for p, c in zip(pconv, conv):
         assert abs(p['gflops'] * 16 - c['gflops']) < 1e-9
     assert 'x DWConv' in log
+
+
+def test_detectors_with_any_backbone_do_the_same_head_work():
+    """The model benchmark's default for detectors: with the prediction
+    layers zeroed, FasterNet and ResNet-50 Mask R-CNNs keep exactly the
+    same proposals-derived detections (so their heads do equal work)."""
+    import argparse
+
+    import torch
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    from benchmark import build_for_inference, model_inputs
+    args = argparse.Namespace(shape=(96, 128), batch=1, real_heads=False)
+    inputs, samples = model_inputs('detection', args)
+    detections = []
+    for config in (osp.join(REPO, 'configs', 'maskrcnn_fasternet_t0_coco.py'),
+                   'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'):
+        model, _ = build_for_inference(config, args)
+        with torch.no_grad():
+            (result, ) = model.predict(inputs, samples)
+        detections.append(result.pred_instances)
+    ours, resnet = detections
+    assert len(ours) == len(resnet) == 100
+    assert torch.equal(ours.bboxes, resnet.bboxes)
+    assert torch.equal(ours.labels, resnet.labels)
+    assert torch.equal(ours.masks, resnet.masks)

@@ -209,7 +209,41 @@ def build_for_inference(config_path, args):
     else:
         from mmpretrain.registry import MODELS
     model = MODELS.build(model_cfg).eval()
+    if task == 'detection' and not args.real_heads:
+        same_detections(model)
     return model, task
+
+
+# The last layer of each prediction branch of a two-stage detector.
+PREDICTION_LAYERS = ('rpn_head.rpn_cls', 'rpn_head.rpn_reg',
+                     'roi_head.bbox_head.fc_cls', 'roi_head.bbox_head.fc_reg',
+                     'roi_head.mask_head.conv_logits')
+
+
+def same_detections(model):
+    """Zero the last layer of every prediction branch, so that any two
+    detectors of the same architecture find the same boxes in the same
+    image whatever their backbone: equal objectness makes the proposals the
+    top anchors, equal class scores and zero box deltas make the detections
+    the top proposals, and all-0.5 mask probabilities paste full boxes. The
+    heads then do the same work for every backbone, unlike random weights,
+    whose proposals and box sizes (mask pasting scales with them) change
+    the head time by seconds per image on a CPU. The layers still run."""
+    zeroed = []
+    for name in PREDICTION_LAYERS:
+        try:
+            layer = model.get_submodule(name)
+        except AttributeError:
+            continue
+        with torch.no_grad():
+            for tensor in layer.parameters():
+                tensor.zero_()
+        zeroed.append(name)
+    if not zeroed:
+        raise ValueError(
+            f'{type(model).__name__}: none of {PREDICTION_LAYERS} found; '
+            f'pass --real-heads to time this detector with its own weights.')
+    return zeroed
 
 
 def model_inputs(task, args):
@@ -317,6 +351,11 @@ def parse_args(argv=None):
                            'ones); the last one is the baseline')
             p.add_argument('--shape', type=int, nargs=2, default=(800, 1333),
                            metavar=('H', 'W'))
+            p.add_argument(
+                '--real-heads', action='store_true',
+                help='keep the detectors\' random prediction layers (by '
+                'default they are zeroed so that every detector keeps the '
+                'same proposals and detections: equal head work)')
     args = parser.parse_args(argv)
     args.baseline_last = args.what == 'model' and len(args.configs) > 1
     return args
