@@ -5,6 +5,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -84,3 +86,23 @@ def test_detectors_with_any_backbone_do_the_same_head_work():
     assert torch.equal(ours.bboxes, resnet.bboxes)
     assert torch.equal(ours.labels, resnet.labels)
     assert torch.equal(ours.masks, resnet.masks)
+
+
+def test_traffic_counter():
+    """tools/traffic.py: per-image counts do not depend on the batches it
+    counts at, both forms do the same FLOPs (the deploy form is the same
+    math), and the deploy form makes no concatenated copy."""
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    import traffic
+    args = ['--arch', 't0', '--shape', '64', '64', '--dtype', 'fp32',
+            '--channels-last']
+    big = traffic.main(args + ['--batch', '256'])
+    one = traffic.main(args + ['--batch', '1'])
+    for form in ('paper', 'deploy'):
+        assert big[form]['bytes'] < one[form]['bytes']  # weights amortised
+        assert big[form]['bytes'] - big[form]['weight_bytes'] == (
+            pytest.approx(one[form]['bytes'] - one[form]['weight_bytes']))
+        assert big[form]['flops'] == one[form]['flops']
+    assert big['deploy']['flops'] == pytest.approx(big['paper']['flops'],
+                                                   rel=1e-3)
+    assert 'cat' in big['paper']['ops'] and 'cat' not in big['deploy']['ops']
