@@ -106,3 +106,20 @@ def test_traffic_counter():
     assert big['deploy']['flops'] == pytest.approx(big['paper']['flops'],
                                                    rel=1e-3)
     assert 'cat' in big['paper']['ops'] and 'cat' not in big['deploy']['ops']
+
+
+def test_backbone_benchmark_profiles_both_forms(tmp_path):
+    out = tmp_path / 'profile.json'
+    log = run_tool('tools/benchmark.py', 'backbone', '--archs', 't0',
+                   '--baselines', '--threads', '2', '--batch', '2',
+                   '--shape', '64', '64', '--warmup', '1', '--repeats', '2',
+                   '--channels-last', '--profile', '4', '--json', str(out))
+    rows = json.loads(out.read_text())['rows']
+    assert [row['form'] for row in rows] == ['paper protocol', 'deploy']
+    for row in rows:
+        assert len(row['profile']) == 4
+        assert all(op['self_ms'] > 0 for op in row['profile'])
+    # the deploy form's time is in GEMMs, the paper protocol has none
+    assert any('addmm' in op['op'] for op in rows[1]['profile'])
+    assert not any('addmm' in op['op'] for op in rows[0]['profile'])
+    assert 'deploy: ' in log and 'of CPU time per batch' in log

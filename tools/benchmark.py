@@ -142,6 +142,12 @@ def benchmark_backbones(args):
             modes_of_rows = [m for m in modes for _ in range(2)] + [False]
         else:
             modes_of_rows = [m for m in modes for _ in range(2)]
+        if args.profile:
+            for form, model in (('paper protocol', paper),
+                                ('deploy', deploy)):
+                arch_rows[0 if form == 'paper protocol' else 1][
+                    'profile'] = profile_ops(name, form, model, example,
+                                             args)
         baseline = arch_rows[0]
         for row, compiled in zip(arch_rows, modes_of_rows):
             if row is not baseline:
@@ -152,6 +158,40 @@ def benchmark_backbones(args):
                     row[f'speedup_vs_{reference}'] = (
                         row['images_per_s'] / ref_row['images_per_s'])
     return rows
+
+
+def profile_ops(name, form, model, example, args):
+    """Where the time of one eager forward goes: torch.profiler over
+    ``args.repeats`` runs, ops ranked by their own device time (CPU time
+    on the CPU), per batch. Printed, and returned for the JSON."""
+    from torch.profiler import ProfilerActivity, profile
+    model, x = prepare(copy.deepcopy(model), example, args)
+    device = torch.device(args.device)
+    on_gpu = device.type == 'cuda'
+    median_seconds(lambda: model(x), args.warmup, 1, device)  # warm up
+    activities = [ProfilerActivity.CPU] + (
+        [ProfilerActivity.CUDA] if on_gpu else [])
+    with torch.no_grad(), profile(activities=activities) as prof:
+        for _ in range(args.repeats):
+            model(x)
+        if on_gpu:
+            torch.cuda.synchronize(device)
+    rows = []
+    for event in prof.key_averages():
+        self_us = (event.self_device_time_total if on_gpu else
+                   event.self_cpu_time_total)
+        if self_us > 0:
+            rows.append(dict(op=event.key, calls=event.count // args.repeats,
+                             self_ms=self_us / 1e3 / args.repeats))
+    rows.sort(key=lambda row: -row['self_ms'])
+    total = sum(row['self_ms'] for row in rows)
+    print(f'  {name} {form}: {total:.2f} ms of {"GPU" if on_gpu else "CPU"}'
+          f' time per batch in ops, the largest:')
+    for row in rows[:args.profile]:
+        print(f'    {row["op"][:60]:<60} {row["self_ms"]:8.3f} ms '
+              f'{100 * row["self_ms"] / max(total, 1e-12):5.1f}% '
+              f'{row["calls"]:4d} calls')
+    return rows[:args.profile]
 
 
 def measure_onnxruntime(name, deploy, example, args, rows):
@@ -345,6 +385,11 @@ def parse_args(argv=None):
             p.add_argument('--onnxruntime', action='store_true',
                            help='also time the deploy form exported to ONNX '
                            'in onnxruntime (CPU, fp32)')
+            p.add_argument('--profile', type=int, default=0, metavar='N',
+                           help='also profile each arch\'s eager paper '
+                           'protocol and deploy form (torch.profiler over '
+                           '--repeats runs) and list the N ops with the '
+                           'most own device time')
         else:
             p.add_argument('configs', nargs='+',
                            help='config files (mmdet::... for installed '

@@ -37,6 +37,9 @@ step backbone_s_bf16 tools/benchmark.py backbone --archs s --baselines resnet50 
     --device "$DEVICE" --dtype bf16 --channels-last --compile $BIG
 step backbone_t0_l_bf16 tools/benchmark.py backbone --archs t0 l --baselines \
     --device "$DEVICE" --dtype bf16 --channels-last $BIG
+# Where the GPU time of each form goes, kernel by kernel (eager).
+step profile_s_bf16 tools/benchmark.py backbone --archs s --baselines \
+    --device "$DEVICE" --dtype bf16 --channels-last --profile 15 $BIG
 # Backbone latency at detection resolution, fp32, batch 1.
 step backbone_s_fp32_1344 tools/benchmark.py backbone --archs s --baselines resnet50 \
     --device "$DEVICE" --dtype fp32 $DET
