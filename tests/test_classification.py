@@ -303,6 +303,24 @@ def test_train_then_test_reports_top1(trained):
     assert top1 >= 50, top1
     trained['top1'] = top1
 
+    # the other test.py options on a classifier: flip TTA (mmpretrain's
+    # AverageClsScoreTTA) with raw predictions; every image drawn
+    work = trained['work'] / 'test_options'
+    result = run([tool('test.py'), DEMO_CONFIG, str(trained['checkpoint']),
+                  '--work-dir', str(work), '--tta', '--out',
+                  str(work / 'predictions.pkl'), '--cfg-options',
+                  *trained['options']])
+    assert top1_of(result) >= 50
+    assert (work / 'predictions.pkl').is_file()
+    result = run([tool('test.py'), DEMO_CONFIG, str(trained['checkpoint']),
+                  '--work-dir', str(work), '--show-dir', 'vis',
+                  '--cfg-options', *trained['options']])
+    assert top1_of(result) == top1
+    assert len(list(work.glob('vis/*.png'))) == len(labels)
+    result = run([tool('test.py'), DEMO_CONFIG, str(trained['checkpoint']),
+                  '--tta', '--show-dir', 'vis'], expect_ok=False)
+    assert result.returncode == 2 and 'single-view' in result.stderr
+
     result = run([tool('test.py'), DEMO_CONFIG, str(trained['checkpoint']),
                   '--eval', 'mIoU'], expect_ok=False)
     assert result.returncode == 2 and 'choose from accuracy' in result.stderr

@@ -73,6 +73,10 @@ def build_config(parser, args):
                          'configs; use --out to save classification results')
         apply_format_only(cfg, task, osp.join(cfg.work_dir, 'format_only'))
     if args.show or args.show_dir:
+        if args.tta and task == 'classification':
+            parser.error('--tta with --show/--show-dir: mmpretrain\'s '
+                         'VisualizationHook draws single-view batches only; '
+                         'run the two separately')
         apply_visualization(cfg, task, args.show_dir, args.show,
                             args.wait_time)
     if args.tta:

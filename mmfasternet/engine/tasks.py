@@ -82,7 +82,11 @@ def apply_visualization(cfg: Config, task: str, show_dir: Optional[str],
         elif task == 'segmentation':
             cfg.visualizer['save_dir'] = show_dir
         else:
-            hook['out_dir'] = show_dir
+            # mmpretrain's hook takes out_dir as given (relative to the
+            # current directory) and draws one sample in 5000 by default.
+            hook['out_dir'] = (show_dir if osp.isabs(show_dir) else
+                               osp.join(cfg.work_dir, show_dir))
+            hook['interval'] = 1
 
 
 def _innermost_dataset(dataset_cfg):
