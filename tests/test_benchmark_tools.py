@@ -123,3 +123,15 @@ def test_backbone_benchmark_profiles_both_forms(tmp_path):
     assert any('addmm' in op['op'] for op in rows[1]['profile'])
     assert not any('addmm' in op['op'] for op in rows[0]['profile'])
     assert 'deploy: ' in log and 'of CPU time per batch' in log
+
+
+def test_model_benchmark_refuses_backbone_only_options():
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    from benchmark import parse_args
+    for option in (['--dtype', 'bf16'], ['--compile']):
+        with pytest.raises(SystemExit):
+            parse_args(['model', 'configs/maskrcnn_fasternet_t0_coco.py',
+                        *option])
+    args = parse_args(['model', 'configs/maskrcnn_fasternet_t0_coco.py',
+                       '--channels-last'])
+    assert args.channels_last

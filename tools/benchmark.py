@@ -314,12 +314,14 @@ def benchmark_models(args):
     for config in args.configs:
         model, task = build_for_inference(config, args)
         inputs, samples = model_inputs(task, args)
-        inputs = inputs.to(device)
+        memory_format = (torch.channels_last if args.channels_last else
+                         torch.contiguous_format)
+        inputs = inputs.to(device, memory_format=memory_format)
         forms = [('eval', model)]
         if any(isinstance(m, FasterNet) for m in model.modules()):
             forms.append(('deploy', switch_to_deploy(copy.deepcopy(model))))
         for form, variant in forms:
-            variant = variant.to(device)
+            variant = variant.to(device, memory_format=memory_format)
             whole = median_seconds(
                 lambda: variant.predict(inputs, samples)
                 if samples is not None else variant(inputs, mode='predict'),
@@ -402,6 +404,9 @@ def parse_args(argv=None):
                 'default they are zeroed so that every detector keeps the '
                 'same proposals and detections: equal head work)')
     args = parser.parse_args(argv)
+    if args.what == 'model' and (args.dtype != 'fp32' or args.compile):
+        parser.error('model: whole models are timed in fp32 and eager only; '
+                     '--dtype and --compile are for backbones')
     args.baseline_last = args.what == 'model' and len(args.configs) > 1
     return args
 
