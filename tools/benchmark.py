@@ -142,12 +142,10 @@ def benchmark_backbones(args):
             modes_of_rows = [m for m in modes for _ in range(2)] + [False]
         else:
             modes_of_rows = [m for m in modes for _ in range(2)]
-        if args.profile:
-            for form, model in (('paper protocol', paper),
-                                ('deploy', deploy)):
-                arch_rows[0 if form == 'paper protocol' else 1][
-                    'profile'] = profile_ops(name, form, model, example,
-                                             args)
+        if args.profile:  # the first two rows: eager paper and deploy
+            for row, model in zip(arch_rows, (paper, deploy)):
+                row['profile'] = profile_ops(name, row['form'], model,
+                                             example, args)
         baseline = arch_rows[0]
         for row, compiled in zip(arch_rows, modes_of_rows):
             if row is not baseline:

@@ -57,15 +57,15 @@ def read_head(checkpoint: str, state_dict: dict = None) -> dict:
     return {key: head[key] for key in HEAD_KEYS}
 
 
-def build_classifier(backbone: FasterNet, checkpoint: str = None,
+def build_classifier(backbone: FasterNet, state_dict: dict = None,
                      head: dict = None) -> nn.Module:
     """mmpretrain's ImageClassifier with FasterNet's head around
     ``backbone`` (built with ``out_indices=(3,)``, ``out_norm=False``);
-    its forward gives the logits. Weights from ``checkpoint`` (any
-    classifier layout; ``head``: its head tensors, already read), else the
-    original's random init."""
+    its forward gives the logits. Weights from ``state_dict`` (a
+    checkpoint's tensors in any classifier layout, which the backbone's
+    checkpoint filter renames; ``head``: its head tensors under the
+    original names), else the original's random init."""
     from mmengine.registry import DefaultScope
-    from mmengine.runner import load_checkpoint
     from mmpretrain.models import ImageClassifier
 
     from mmfasternet.models.heads import FasterNetClsHead
@@ -79,9 +79,8 @@ def build_classifier(backbone: FasterNet, checkpoint: str = None,
             backbone=backbone,
             head=FasterNetClsHead(num_classes, backbone.channels[-1],
                                   feature_dim, act_cfg=act_cfg))
-    if checkpoint:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                        logger='silent')
+    if state_dict is not None:
+        model.load_state_dict(state_dict, strict=True)
     else:
         nn.init.trunc_normal_(model.head.avgpool_pre_head[1].weight,
                               std=.02)
@@ -98,10 +97,10 @@ def build_model(arch=None, what='backbone', checkpoint=None,
     if what not in ('backbone', 'classifier'):
         raise ValueError(f'what must be "backbone" or "classifier", '
                          f'got {what!r}.')
-    state_dict = None
+    unwrapped = state_dict = None
     if checkpoint and (arch is None or what == 'classifier'):
-        state_dict, _ = to_original_layout(
-            unwrap_state_dict(read_checkpoint(checkpoint)))
+        unwrapped = unwrap_state_dict(read_checkpoint(checkpoint))
+        state_dict, _ = to_original_layout(unwrapped)
     if arch is None:
         if checkpoint is None:
             raise ValueError('give an arch, or a checkpoint to infer it from.')
@@ -126,7 +125,7 @@ def build_model(arch=None, what='backbone', checkpoint=None,
                 nn.init.trunc_normal_(module.weight, std=.02)
     if what == 'classifier':
         head = read_head(checkpoint, state_dict) if checkpoint else None
-        model = build_classifier(model, checkpoint, head)
+        model = build_classifier(model, unwrapped, head)
     model.eval()
     return switch_to_deploy(model) if deploy else model
 
