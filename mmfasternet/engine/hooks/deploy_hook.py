@@ -1,7 +1,7 @@
 """Runner hooks of mmfasternet."""
 from mmengine.hooks import Hook
 
-from ..deploy import switch_to_deploy
+from ...deploy import switch_to_deploy
 
 
 class DeployHook(Hook):

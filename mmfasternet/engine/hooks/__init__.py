@@ -1,0 +1,3 @@
+from .deploy_hook import DeployHook
+
+__all__ = ['DeployHook']
