@@ -14,10 +14,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmfasternet.engine import (add_runner_arguments, load_config,  # noqa
+from mmfasternet.engine import (add_runner_arguments, apply_resume,  # noqa
+                                install_training_hooks, load_config,
                                 setup_cpu_distributed, shutdown_distributed)
 
 
@@ -41,7 +41,8 @@ def parse_args(argv=None):
     return args
 
 
-def build_config(args) -> Config:
+def build_config(args):
+    """The config to train with, and lines to log once the runner exists."""
     cfg, _ = load_config(args.config, args.launcher, args.cfg_options,
                          args.work_dir)
 
@@ -62,20 +63,18 @@ def build_config(args) -> Config:
                              'dict(base_batch_size=...) in the config.')
         cfg.auto_scale_lr.enable = True
 
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
+    notes = [apply_resume(cfg, args.resume)]
+    install_training_hooks(cfg)
     setup_cpu_distributed(cfg, args.launcher)
-    return cfg
+    return cfg, [note for note in notes if note]
 
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = build_config(args)
+    cfg, notes = build_config(args)
     runner = Runner.from_cfg(cfg)
+    for note in notes:
+        runner.logger.info(note)
     runner.train()
     shutdown_distributed()
 

@@ -20,6 +20,27 @@ EVAL_METRICS = dict(
 )
 
 
+def _add_custom_hook(cfg: Config, hook: dict) -> None:
+    custom_hooks = list(cfg.get('custom_hooks') or [])
+    if not any(existing.get('type') == hook['type']
+               for existing in custom_hooks):
+        custom_hooks.append(hook)
+    cfg.custom_hooks = custom_hooks
+
+
+def install_training_hooks(cfg: Config) -> None:
+    """What ``tools/train.py`` adds to every config, after ``cfg.resume``
+    is decided: checkpoints that survive a crash (:class:`SafeCheckpointHook`
+    in place of mmengine's ``CheckpointHook``; a checkpoint hook of another
+    type is left as it is), random states saved for an exact resume
+    (:class:`RNGStateHook`)."""
+    checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
+    if checkpoint is not None and checkpoint.get('type') in (
+            'CheckpointHook', 'mmengine.CheckpointHook'):
+        checkpoint['type'] = 'SafeCheckpointHook'
+    _add_custom_hook(cfg, dict(type='RNGStateHook'))
+
+
 def task_of(cfg: Config) -> str:
     scope = cfg.get('default_scope')
     if scope not in SCOPE_TASKS:

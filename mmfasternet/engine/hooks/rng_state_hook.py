@@ -1,0 +1,102 @@
+"""Random number generator states in checkpoints, so that a resumed run
+continues the random streams of the run it resumes."""
+import random
+from typing import Optional
+
+import numpy as np
+import torch
+from mmengine.dist import all_gather_object, get_dist_info, is_distributed
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+def get_rng_states() -> dict:
+    """The states of Python's, numpy's and torch's global generators (and
+    CUDA's, where present) as plain Python objects and tensors, which
+    ``torch.load(weights_only=True)`` accepts."""
+    kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    states = dict(
+        python=random.getstate(),
+        numpy=(kind, torch.from_numpy(keys.astype(np.int64)), position,
+               has_gauss, cached_gaussian),
+        torch=torch.get_rng_state())
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states['cuda'] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict) -> None:
+    """Restore what :func:`get_rng_states` returned."""
+    version, internal, gauss_next = states['python']
+    random.setstate((version, tuple(internal), gauss_next))
+    kind, keys, position, has_gauss, cached_gaussian = states['numpy']
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position,
+                         has_gauss, cached_gaussian))
+    torch.set_rng_state(states['torch'])
+    if 'cuda' in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states['cuda'])
+
+
+@HOOKS.register_module()
+class RNGStateHook(Hook):
+    """Save the random generators' states in every checkpoint and restore
+    them when training resumes, so that with a fixed seed a resumed run
+    draws the same augmentations, samples and drop-path masks as the run
+    it continues, iteration for iteration.
+
+    mmengine saves the seed but re-seeds on resume, which restarts every
+    random stream at the seed's beginning. The sampler's order already
+    follows ``seed + epoch``; this hook covers the rest. States are those
+    of the process that saves (rank 0); in distributed runs each rank's
+    states are gathered at the end of each epoch, so epoch checkpoints
+    restore every rank.
+
+    What cannot be restored: random streams inside dataloader worker
+    processes (``num_workers > 0``) that persist across epochs
+    (``persistent_workers=True``) start again from their seeds after a
+    resume; with ``persistent_workers=False`` mmengine re-seeds them at
+    every epoch anyway. ``tools/train.py`` installs this hook.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self):
+        self._rank_states: Optional[list] = None
+        self._to_restore: Optional[dict] = None
+
+    def after_train_epoch(self, runner) -> None:
+        # Runs before the checkpoint hook (priority VERY_LOW) saves.
+        if is_distributed():
+            self._rank_states = all_gather_object(get_rng_states())
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        states = get_rng_states()
+        per_rank = self._rank_states
+        if per_rank is not None and checkpoint['meta'].get('epoch') != \
+                runner.epoch + 1:
+            per_rank = None  # an iteration checkpoint: only rank 0's states
+        checkpoint['rng_state'] = dict(
+            per_rank=per_rank or [states], world_size=get_dist_info()[1])
+        self._rank_states = None
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self._to_restore = checkpoint.get('rng_state')
+
+    def before_train_epoch(self, runner) -> None:
+        # The first epoch after resuming: after mmengine re-seeded and
+        # before the epoch's dataloader iterator draws anything.
+        saved, self._to_restore = self._to_restore, None
+        if saved is None or (runner.epoch == 0 and runner.iter == 0):
+            return  # a fresh run, or weights loaded with load_from
+        rank, world_size = get_dist_info()
+        per_rank = saved['per_rank']
+        if len(per_rank) == world_size:
+            set_rng_states(per_rank[rank])
+            runner.logger.info('Random generator states restored from the '
+                               'checkpoint.')
+        elif rank == 0:
+            set_rng_states(per_rank[0])
+            runner.logger.warning(
+                f'The checkpoint holds random states of {len(per_rank)} '
+                f'process(es), this run has {world_size}: only rank 0\'s '
+                f'were restored.')

@@ -1,0 +1,224 @@
+"""A crash at any instant costs at most the work since the last checkpoint:
+checkpoints are written atomically, ``--resume`` continues from the
+furthest complete one, and the resumed run repeats the uninterrupted run's
+losses iteration for iteration. Checkpoints load with torch's weights-only
+unpickler without importing anything.
+
+Real runs of tools/train.py on the Mask R-CNN demo config (tiny data), with
+faults injected by tests/fault_hooks.py."""
+import json
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from mmfasternet.engine import find_resumable_checkpoint
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TESTS = osp.dirname(osp.abspath(__file__))
+DEMO = osp.join(REPO, 'configs', 'demo',
+                'maskrcnn_fasternet_t0_shapes_demo.py')
+
+
+def train(config, work_dir, *options, expect_ok=True):
+    result = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'train.py'), str(config),
+         '--work-dir', str(work_dir), *options],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+        env=dict(os.environ, PYTHONPATH=TESTS, OMP_NUM_THREADS='1'))
+    if expect_ok:
+        assert result.returncode == 0, result.stdout[-3000:] + \
+            result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope='module')
+def coco_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('data') / 'coco'
+    subprocess.run([sys.executable, osp.join(REPO, 'tools',
+                                             'make_demo_data.py'), 'coco',
+                    str(root), '--train', '8', '--val', '2', '--size', '64',
+                    '64'], check=True, capture_output=True)
+    return root
+
+
+def write_config(tmp_path, coco_root, custom_hooks='[]', name='tiny.py'):
+    """The demo config on 8 tiny images, 2 epochs of 4 iterations, a
+    checkpoint every epoch keeping one (as the demo), seeded, no worker
+    processes; the demo's log window of 10 iterations is kept, so logged
+    losses also depend on the log history restored on resume."""
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(f"""
+        _base_ = {DEMO!r}
+        custom_imports = dict(imports=['mmfasternet', 'fault_hooks'],
+                              allow_failed_imports=False)
+        data_root = '{coco_root}/'
+        pipeline = [
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+            dict(type='Resize', scale=(96, 96), keep_ratio=True),
+            dict(type='RandomFlip', prob=0.5),
+            dict(type='PackDetInputs'),
+        ]
+        train_dataloader = dict(
+            batch_size=2, num_workers=0, persistent_workers=False,
+            dataset=dict(data_root=data_root, pipeline=pipeline))
+        val_dataloader = dict(num_workers=0, persistent_workers=False,
+                              dataset=dict(data_root=data_root))
+        test_dataloader = val_dataloader
+        val_evaluator = dict(
+            ann_file=data_root + 'annotations/instances_val2017.json')
+        test_evaluator = val_evaluator
+        train_cfg = dict(max_epochs=2, val_begin=100)
+        default_hooks = dict(logger=dict(interval=1),
+                             checkpoint=dict(interval=1, max_keep_ckpts=1))
+        randomness = dict(seed=0, deterministic=True)
+        custom_hooks = {custom_hooks}
+        """))
+    return path
+
+
+def logged_losses(work_dir):
+    """{iteration: (loss, lr)} from every run in ``work_dir``."""
+    losses = {}
+    for run in sorted(os.listdir(work_dir)):
+        scalars = osp.join(work_dir, run, 'vis_data', 'scalars.json')
+        if osp.isfile(scalars):
+            for line in open(scalars):
+                row = json.loads(line)
+                if 'loss' in row:
+                    losses[row['iter']] = (row['loss'], row['lr'])
+    return losses
+
+
+@pytest.mark.parametrize('killed', [True, False],
+                         ids=['killed-mid-write', 'disk-full-mid-write'])
+def test_crash_while_writing_a_checkpoint_loses_nothing(
+        tmp_path, coco_root, killed):
+    config = write_config(
+        tmp_path, coco_root,
+        f"[dict(type='FailCheckpointWriteHook', epoch=2, killed={killed})]")
+    work_dir = tmp_path / 'work'
+    crashed = train(config, work_dir, expect_ok=False)
+    if killed:
+        assert crashed.returncode == -signal.SIGXFSZ
+        # It died with the new checkpoint half written.
+        assert (work_dir / 'epoch_2.pth.partial').is_file()
+    else:
+        assert crashed.returncode == 1
+        assert 'File too large' in crashed.stderr
+    assert not (work_dir / 'epoch_2.pth').exists()
+    first = work_dir / 'epoch_1.pth'
+    assert torch.load(first, weights_only=True)['meta']['epoch'] == 1
+    assert (work_dir / 'last_checkpoint').read_text() == str(first)
+
+    log = train(write_config(tmp_path, coco_root), work_dir,
+                '--resume').stdout
+    assert f'Resuming from {first} (epoch 1, iteration 4)' in log
+    assert 'Epoch(train) [2][4/4]' in log and 'Epoch(train) [1]' not in log
+    assert sorted(os.listdir(work_dir)) == sorted(
+        [name for name in os.listdir(work_dir) if not name.endswith('.pth')]
+        + ['epoch_2.pth'])  # the older one removed once the new one was done
+    if killed:
+        assert 'epoch_2.pth.partial, the partial file' in log
+    assert torch.load(work_dir / 'epoch_2.pth',
+                      weights_only=True)['meta']['epoch'] == 2
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory, coco_root):
+    tmp_path = tmp_path_factory.mktemp('uninterrupted')
+    work_dir = tmp_path / 'work'
+    train(write_config(tmp_path, coco_root), work_dir)
+    return work_dir
+
+
+def test_resumed_run_repeats_the_uninterrupted_losses(
+        tmp_path, coco_root, uninterrupted):
+    work_dir = tmp_path / 'work'
+    killed = train(
+        write_config(tmp_path, coco_root,
+                     "[dict(type='KillAtIterHook', iteration=6)]",
+                     name='killed.py'), work_dir, expect_ok=False)
+    assert killed.returncode == -signal.SIGKILL
+    log = train(write_config(tmp_path, coco_root), work_dir,
+                '--resume').stdout
+    assert 'Random generator states restored' in log
+    expected = logged_losses(uninterrupted)
+    resumed = logged_losses(work_dir)
+    assert sorted(expected) == list(range(1, 9))
+    # Iterations 5-6 ran twice (before the kill and after the resume): the
+    # later run's values are the ones kept.
+    for iteration in range(5, 9):
+        assert resumed[iteration] == expected[iteration], iteration
+
+
+def test_checkpoints_load_weights_only_without_any_import(
+        uninterrupted, coco_root):
+    """torch >= 2.6 loads with weights_only=True by default: a checkpoint
+    of tools/train.py loads in a fresh interpreter that has imported
+    neither mmengine nor mmfasternet, and DetInferencer(model=None,
+    weights=CKPT) builds the model from the config it holds."""
+    checkpoint = uninterrupted / 'epoch_2.pth'
+    image = sorted((coco_root / 'val2017').glob('*.jpg'))[0]
+    code = textwrap.dedent(f"""
+        import sys
+        import torch
+        checkpoint = torch.load({str(checkpoint)!r}, weights_only=True)
+        assert 'mmengine' not in sys.modules
+        assert 'mmfasternet' not in sys.modules
+        from mmdet.apis import DetInferencer
+        inferencer = DetInferencer(model=None, weights={str(checkpoint)!r},
+                                   device='cpu', show_progress=False)
+        result = inferencer({str(image)!r})
+        print('detections', len(result['predictions'][0]['labels']))
+        """)
+    result = subprocess.run([sys.executable, '-c', code], cwd=TESTS,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'detections ' in result.stdout
+
+
+def _save(path, iteration, optimizer=True):
+    checkpoint = dict(meta=dict(epoch=iteration // 4, iter=iteration),
+                      state_dict=dict(w=torch.zeros(2)))
+    if optimizer:
+        checkpoint['optimizer'] = dict(state={})
+    torch.save(checkpoint, path)
+
+
+def test_resume_takes_the_furthest_checkpoint_that_loads(tmp_path):
+    _save(tmp_path / 'epoch_1.pth', 4)
+    _save(tmp_path / 'epoch_2.pth', 8)
+    data = (tmp_path / 'epoch_2.pth').read_bytes()
+    (tmp_path / 'epoch_3.pth').write_bytes(data[:len(data) // 2])
+    _save(tmp_path / 'best_coco_bbox_mAP_epoch_3.pth', 12, optimizer=False)
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_3.pth'))
+    path, note = find_resumable_checkpoint(str(tmp_path))
+    assert path == str(tmp_path / 'epoch_2.pth')
+    assert 'epoch 2, iteration 8' in note
+    assert 'epoch_3.pth (unreadable' in note
+    assert 'best_coco_bbox_mAP_epoch_3.pth (no optimizer state)' in note
+    assert 'epoch_1.pth' not in note
+
+
+def test_resume_with_nothing_to_resume(tmp_path):
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'gone.pth'))
+    path, note = find_resumable_checkpoint(str(tmp_path))
+    assert path is None
+    assert 'gone.pth (named by last_checkpoint, missing)' in note
+    assert 'starts from the beginning' in note
+
+
+def test_demos_are_seeded(repo_root):
+    from mmengine.config import Config
+    for name in ('maskrcnn_fasternet_t0_shapes_demo.py',
+                 'fpn_fasternet_t0_shapes_demo.py',
+                 'fasternet_t0_shapes_demo.py'):
+        cfg = Config.fromfile(osp.join(repo_root, 'configs', 'demo', name))
+        assert cfg.randomness.seed == 0, name
