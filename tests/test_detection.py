@@ -250,25 +250,6 @@ def test_eval_rejects_unknown_metric():
     assert 'choose from bbox, segm, proposal' in result.stderr
 
 
-def test_two_process_cpu_distributed_training(coco_root, tmp_path):
-    config = osp.join(REPO, 'configs', 'demo',
-                      'maskrcnn_fasternet_t0_shapes_demo.py')
-    options = TINY_DEMO + data_root_options(coco_root) + [
-        'image_scale=(64,64)', 'train_cfg.max_epochs=1',
-        'train_cfg.val_interval=1', 'val_evaluator.metric=bbox'
-    ]
-    log = run(['bash', tool('dist_train.sh'), config, '2', '--work-dir',
-               str(tmp_path / 'dist'), '--cfg-options'] + options,
-              cwd=REPO,
-              env=dict(PYTHON=sys.executable, PORT='29517',
-                       OMP_NUM_THREADS='1'))
-    # 8 images over 2 processes x 2 per batch: 2 iterations per epoch.
-    assert 'Epoch(train) [1][2/2]' in log
-    assert 'Distributed launcher: pytorch' in log and 'GPU number: 2' in log
-    assert 'coco/bbox_mAP' in log  # the distributed evaluation ran too
-    assert (tmp_path / 'dist' / 'epoch_1.pth').is_file()
-
-
 def test_user_config_outside_the_repo(coco_root, tmp_path):
     """A config of the user's own, elsewhere, that only names mmfasternet in
     custom_imports and the backbone by type."""

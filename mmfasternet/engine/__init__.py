@@ -5,9 +5,11 @@ from .tasks import (EVAL_METRICS, add_runner_arguments, apply_eval_metrics,
                     apply_format_only, apply_tta, apply_visualization,
                     install_training_hooks, load_config, result_dump_metric,
                     setup_cpu_distributed, shutdown_distributed, task_of)
+from .wrappers import CPUDistributedDataParallel
 
 __all__ = [
-    'DeployHook', 'FasterNetLayerDecayOptimWrapperConstructor',
+    'CPUDistributedDataParallel', 'DeployHook',
+    'FasterNetLayerDecayOptimWrapperConstructor',
     'RNGStateHook', 'SafeCheckpointHook', 'EVAL_METRICS',
     'add_runner_arguments', 'apply_eval_metrics', 'apply_format_only',
     'apply_resume', 'apply_tta', 'apply_visualization',

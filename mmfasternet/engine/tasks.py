@@ -169,7 +169,8 @@ def setup_cpu_distributed(cfg: Config, launcher: str):
 
     mmengine's launcher picks the GPU of the local rank and NCCL. Without a
     GPU this initialises the process group with gloo first (mmengine then
-    keeps it) and wraps the model in DDP without device ids.
+    keeps it) and wraps the model in DDP without device ids, with SyncBN
+    layers run as BatchNorm (:class:`CPUDistributedDataParallel`).
     """
     if launcher == 'none' or torch.cuda.is_available():
         return
@@ -192,6 +193,9 @@ def setup_cpu_distributed(cfg: Config, launcher: str):
         type='MMDistributedDataParallel',
         broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))
+    if wrapper['type'] in ('MMDistributedDataParallel',
+                           'mmengine.MMDistributedDataParallel'):
+        wrapper['type'] = 'CPUDistributedDataParallel'
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
 

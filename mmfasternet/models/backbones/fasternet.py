@@ -312,7 +312,9 @@ class FasterNet(BaseModule):
             (4 ints) and optionally ``act_cfg``. Defaults to ``'s'``.
         in_channels (int): Input image channels. Defaults to 3.
         out_indices (Sequence[int] | int): Stages (0..3, negative counts
-            from the end) whose outputs are returned. Defaults to
+            from the end) whose outputs are returned. Stages after the last
+            of them are not run; their parameters stay (checkpoints load as
+            usual) with ``requires_grad=False``. Defaults to
             ``(0, 1, 2, 3)``.
         out_norm (bool): Pass each returned stage output through its own
             new norm layer (``norm0/2/4/6``), as the original's
@@ -566,6 +568,12 @@ class FasterNet(BaseModule):
             module.eval()
             for param in module.parameters():
                 param.requires_grad = False
+        # Stages after the last returned one never run, so their parameters
+        # never get a gradient, which DistributedDataParallel would wait for.
+        for stage in range(self.out_indices[-1] + 1, self.num_stages):
+            for module in self.stage_layers(stage):
+                for param in module.parameters():
+                    param.requires_grad = False
 
     def train(self, mode: bool = True):
         super().train(mode)

@@ -1,0 +1,127 @@
+"""Two CPU processes over gloo (tools/dist_train.sh, as documented) train
+every task with the backbone options users set: fewer out_indices,
+frozen_stages, with_cp, norm_eval, drop path, the split_mlp PConv form, and
+the SyncBN of the shipped segmentation configs (run as BatchNorm on the
+CPU, said in one log line)."""
+import os
+import os.path as osp
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def make_data(kind, root, *size_options):
+    subprocess.run([sys.executable, osp.join(REPO, 'tools',
+                                             'make_demo_data.py'), kind,
+                    str(root), *size_options], check=True,
+                   capture_output=True)
+
+
+DETECTION = """
+_base_ = '{repo}/configs/demo/maskrcnn_fasternet_t0_shapes_demo.py'
+data_root = '{root}/'
+model = dict(
+    # stage 3 is not returned, so never run: DDP must not wait for it
+    backbone=dict(out_indices=(0, 1, 2), frozen_stages=1, with_cp=True,
+                  norm_eval=True),
+    neck=dict(in_channels=[40, 80, 160]))
+pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=(64, 64), keep_ratio=True),
+    dict(type='PackDetInputs'),
+]
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root=data_root, pipeline=pipeline))
+val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json',
+                     metric='bbox')
+test_evaluator = val_evaluator
+train_cfg = dict(max_epochs=1, val_interval=1)
+default_hooks = dict(logger=dict(interval=1))
+"""
+
+# The shipped config as it is (SyncBN in the backbone and the head), on tiny
+# crops of generated ADE20K-format data.
+SEGMENTATION = """
+_base_ = '{repo}/configs/fpn_fasternet_t0_ade20k.py'
+data_root = '{root}'
+crop_size = (64, 64)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(init_cfg=None, frozen_stages=2, drop_path_rate=0.1))
+pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root=data_root, pipeline=pipeline))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+train_cfg = dict(max_iters=2, val_interval=1000)
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
+"""
+
+CLASSIFICATION = """
+_base_ = '{repo}/configs/demo/fasternet_t0_shapes_demo.py'
+data_root = '{root}'
+model = dict(backbone=dict(frozen_stages=2, with_cp=True,
+                           pconv_fw_type='split_mlp', drop_path_rate=0.1))
+train_dataloader = dict(batch_size=4, num_workers=0,
+                        dataset=dict(data_root=data_root))
+val_dataloader = dict(num_workers=0, dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+train_cfg = dict(max_epochs=1, val_interval=10)
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval=1))
+"""
+
+TASKS = dict(
+    detection=(DETECTION, 'coco', ['--train', '8', '--val', '4', '--size',
+                                   '64', '64'],
+               'Epoch(train) [1][2/2]', 'epoch_1.pth'),
+    segmentation=(SEGMENTATION, 'ade20k', ['--train', '8', '--val', '2',
+                                           '--size', '96', '96'],
+                  'Iter(train) [2/2]', 'iter_2.pth'),
+    classification=(CLASSIFICATION, 'imagenet', ['--train', '16', '--val',
+                                                 '4', '--size', '40', '40'],
+                    'Epoch(train) [1][2/2]', 'epoch_1.pth'),
+)
+
+
+@pytest.mark.parametrize('task', sorted(TASKS))
+def test_two_cpu_processes_train_with_backbone_options(tmp_path, task):
+    template, kind, size_options, last_iteration, checkpoint = TASKS[task]
+    root = tmp_path / 'data'
+    make_data(kind, root, *size_options)
+    config = tmp_path / f'{task}.py'
+    config.write_text(textwrap.dedent(template.format(repo=REPO, root=root)))
+    work_dir = tmp_path / 'work'
+    port = 29520 + sorted(TASKS).index(task)
+    result = subprocess.run(
+        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), str(config), '2',
+         '--work-dir', str(work_dir)],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+        env=dict(os.environ, PYTHON=sys.executable, PORT=str(port),
+                 OMP_NUM_THREADS='1'))
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-5000:]
+    assert 'Distributed launcher: pytorch' in log and 'GPU number: 2' in log
+    assert last_iteration in log
+    if task == 'segmentation':
+        assert 'SyncBN layers run as BatchNorm' in log
+    if task == 'detection':
+        assert 'coco/bbox_mAP' in log  # the distributed evaluation ran too
+    state = torch.load(work_dir / checkpoint, weights_only=True)['state_dict']
+    assert all(torch.isfinite(value).all() for value in state.values()
+               if value.is_floating_point())
