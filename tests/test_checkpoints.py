@@ -269,3 +269,79 @@ def test_failed_load_leaves_weights_untouched(tmp_path):
         model.init_weights()
     for key, value in model.state_dict().items():
         assert torch.equal(value, before[key]), key
+
+
+@pytest.mark.parametrize('option,expected', [
+    (dict(in_channels=4), "in_channels=4, but the checkpoint's stem takes 3 "
+                          'input channels: build with in_channels=3'),
+    (dict(n_div=2), "n_div=2, but the checkpoint's PConv convolves 1/4 of "
+                    'the channels: build with n_div=4'),
+    (dict(mlp_ratio=3.), "mlp_ratio=3, but the checkpoint's MLP ratio is 2"),
+    (dict(layer_scale_init_value=1e-6),
+     'layer_scale_init_value=1e-06, but the checkpoint has no layer scales: '
+     'build with layer_scale_init_value=0'),
+    (dict(norm_cfg=dict(type='GN', num_groups=4)),
+     "norm_cfg type 'GN', but the checkpoint's norms are BatchNorm layers"),
+], ids=['in_channels', 'n_div', 'mlp_ratio', 'layer_scale', 'norm_cfg'])
+def test_mismatch_from_an_option_names_the_option(tmp_path, option, expected):
+    """A checkpoint of the same variant that does not fit because of an
+    option the user set: the error names the option, not another arch."""
+    path = tmp_path / 't0.pth'
+    torch.save(original_release_state_dict(
+        trained_backbone(arch='t0', out_norm=False)), path)
+    with pytest.raises(CheckpointMismatchError) as error:
+        fresh_loaded(path, arch='t0', **option)
+    message = str(error.value)
+    assert expected in message
+    assert 'change the options above rather than the arch' in message
+
+
+def test_options_of_the_checkpoint_are_read_back(tmp_path):
+    from mmfasternet.models.utils.checkpoint import checkpoint_settings
+    model = FasterNet(arch='t1', in_channels=1, n_div=2, mlp_ratio=3.,
+                      layer_scale_init_value=0.1, out_norm=False)
+    assert checkpoint_settings(model.state_dict()) == dict(
+        embed_dims=64, depths=(1, 2, 8, 2), in_channels=1, n_div=2,
+        mlp_ratio=3., layer_scale=True, norm_has_running_stats=True)
+
+
+def test_deeper_checkpoint_is_not_silently_cut(tmp_path):
+    """Blocks the model does not have were dropped without a word: a
+    custom arch with one block fewer than the checkpoint is refused."""
+    path = tmp_path / 't0.pth'
+    torch.save(trained_backbone(arch='t0', out_norm=False).state_dict(), path)
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'8 backbone tensors have no place in the '
+                             r'model: stages\.4\.blocks\.7\.'):
+        fresh_loaded(path, arch=dict(embed_dims=40, depths=(1, 2, 7, 2),
+                                     act_cfg=dict(type='GELU')))
+
+
+def test_whole_model_state_dicts_are_checked_by_the_backbone(tmp_path):
+    """nn.Module.load_state_dict and mmengine's load_checkpoint reach the
+    backbone's own check: nothing for it, or another variant, is refused
+    before anything is loaded; timm names are renamed on the way."""
+    parent = torch.nn.Module()
+    parent.backbone = FasterNet(arch='t0', out_norm=False)
+    before = {k: v.clone() for k, v in parent.state_dict().items()}
+    with pytest.raises(CheckpointMismatchError,
+                       match=r"no tensor for its FasterNet backbone \(none "
+                             r"under 'backbone.'\)"):
+        parent.load_state_dict(
+            original_release_state_dict(trained_backbone('t0')),
+            strict=False)
+    t1 = {f'backbone.{k}': v for k, v in FasterNet(
+        arch='t1', out_norm=False).state_dict().items()}
+    with pytest.raises(CheckpointMismatchError, match='FasterNet-T1'):
+        parent.load_state_dict(t1)
+    assert all(torch.equal(v, before[k])
+               for k, v in parent.state_dict().items())
+    timm_model = timm.create_model('fasternet_t0', pretrained=False)
+    parent.load_state_dict({f'backbone.{k}': v for k, v in
+                            timm_model.state_dict().items()
+                            if not k.startswith(('conv_head', 'classifier'))})
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        ours = parent.backbone.eval()(x)[-1]
+        theirs = timm_model.eval().forward_features(x)
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)

@@ -19,7 +19,8 @@ from mmengine.runner import Runner  # noqa: E402
 from mmfasternet.engine import (EVAL_METRICS, DeployHook,  # noqa: E402
                                 add_runner_arguments, apply_eval_metrics,
                                 apply_format_only, apply_tta,
-                                apply_visualization, load_config,
+                                apply_visualization, install_test_hooks,
+                                load_config,
                                 result_dump_metric, setup_cpu_distributed,
                                 shutdown_distributed)
 
@@ -59,6 +60,7 @@ def build_config(parser, args):
     cfg, task = load_config(args.config, args.launcher, args.cfg_options,
                             args.work_dir)
     cfg.load_from = args.checkpoint
+    install_test_hooks(cfg)
 
     if args.eval:
         valid = EVAL_METRICS[task]

@@ -33,12 +33,23 @@ def install_training_hooks(cfg: Config) -> None:
     is decided: checkpoints that survive a crash (:class:`SafeCheckpointHook`
     in place of mmengine's ``CheckpointHook``; a checkpoint hook of another
     type is left as it is), random states saved for an exact resume
-    (:class:`RNGStateHook`)."""
+    (:class:`RNGStateHook`), and the check that ``load_from`` / the resumed
+    file holds the model (:class:`CheckpointCoverageHook`, strict when
+    resuming)."""
     checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
     if checkpoint is not None and checkpoint.get('type') in (
             'CheckpointHook', 'mmengine.CheckpointHook'):
         checkpoint['type'] = 'SafeCheckpointHook'
     _add_custom_hook(cfg, dict(type='RNGStateHook'))
+    _add_custom_hook(
+        cfg,
+        dict(type='CheckpointCoverageHook', strict=bool(cfg.get('resume'))))
+
+
+def install_test_hooks(cfg: Config) -> None:
+    """What ``tools/test.py`` adds to every config: the checkpoint must hold
+    the whole model (:class:`CheckpointCoverageHook`)."""
+    _add_custom_hook(cfg, dict(type='CheckpointCoverageHook', strict=True))
 
 
 def task_of(cfg: Config) -> str:

@@ -18,8 +18,10 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils.checkpoint import (adapt_classifier_state_dict,
-                                load_pretrained_backbone)
+from ..utils.checkpoint import (CheckpointMismatchError,
+                                adapt_classifier_state_dict,
+                                check_backbone_state,
+                                load_pretrained_backbone, to_original_layout)
 from ..utils.fusion import conv_with_folded_bn, fuse_conv_bn
 
 PCONV_FORWARD_TYPES = ('split_cat', 'split_mlp')
@@ -425,6 +427,11 @@ class FasterNet(BaseModule):
             raise ValueError(f'FasterNet: frozen_stages must be in '
                              f'[-1, {self.num_stages}], got {frozen_stages}.')
         self.out_indices = self._resolve_out_indices(out_indices)
+        self.in_channels = in_channels
+        self.n_div = n_div
+        self.mlp_ratio = mlp_ratio
+        self.layer_scale_init_value = layer_scale_init_value
+        self.norm_cfg = norm_cfg
         self.out_norm = out_norm
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -607,6 +614,46 @@ class FasterNet(BaseModule):
             prefix=self.init_cfg.get('prefix'),
             map_location=self.init_cfg.get('map_location', 'cpu'))
         self._is_init = True
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str,
+                              local_metadata: dict, strict: bool,
+                              missing_keys: list, unexpected_keys: list,
+                              error_msgs: list):
+        """Check the part of ``state_dict`` meant for this backbone before
+        anything is loaded, whoever loads it (mmengine's ``load_checkpoint``
+        and Runner, the mmdet/mmseg/mmpretrain inferencers and init
+        helpers, ``nn.Module.load_state_dict``): nothing under ``prefix``,
+        another variant, or tensors that other constructor options would
+        need raise :class:`CheckpointMismatchError` instead of leaving the
+        backbone silently at its initial weights. timm names are renamed
+        to ours in place."""
+        local = {key[len(prefix):]: state_dict[key]
+                 for key in state_dict if key.startswith(prefix)}
+        if local:
+            renamed, layout = to_original_layout(local)
+            if layout != 'original':
+                for key in local:
+                    del state_dict[prefix + key]
+                state_dict.update(
+                    (prefix + key, value) for key, value in renamed.items())
+            arch_name = self.arch['name']
+            check_backbone_state(
+                self, renamed,
+                f'The state dict loaded into FasterNet-{arch_name}'
+                + (f' (at {prefix!r})' if prefix else ''),
+                f'Load a checkpoint of the same model and arch {arch_name!r}'
+                f', or change the config to match the checkpoint.')
+        elif prefix:
+            raise CheckpointMismatchError(
+                f'The state dict loaded into this model has no tensor for '
+                f'its FasterNet backbone (none under {prefix!r}), which would '
+                f'stay at its initial weights. A backbone or ImageNet '
+                f'checkpoint goes into model.backbone.init_cfg=dict('
+                f'type=\'Pretrained\', checkpoint=...); a checkpoint of a '
+                f'whole model must hold its backbone under {prefix!r}.')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     def _checkpoint_filter(self, state_dict: dict, prefix: str,
                            local_metadata: dict, strict: bool,

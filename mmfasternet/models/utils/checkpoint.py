@@ -206,6 +206,13 @@ def _mismatch_reasons(match: dict, own_state: Dict[str, torch.Tensor],
     if match['missing_weights']:
         reasons.append(f'{len(match["missing_weights"])} backbone tensors '
                        f'are absent: {_shorten(match["missing_weights"])}')
+    # Tensors of the stem and the stages that the model has no place for
+    # (deeper stages, layer scales, other norms) would be dropped silently.
+    extra = [key for key in match['ignored']
+             if key.startswith(('patch_embed.', 'stages.'))]
+    if match['loaded'] and extra:
+        reasons.append(f'{len(extra)} backbone tensors have no place in the '
+                       f'model: {_shorten(extra)}')
     return reasons
 
 
@@ -216,6 +223,105 @@ def _mismatch_error(source: str, arch_name: str, reasons: List[str],
         f'{source} does not fit FasterNet arch {arch_name!r}: '
         f'{"; ".join(reasons)}. The checkpoint holds '
         f'{describe_variant(state_dict)}. {fix}')
+
+
+def checkpoint_settings(
+        state_dict: Dict[str, torch.Tensor]) -> Optional[dict]:
+    """The constructor options an original-layout FasterNet state dict was
+    built with, as far as its tensors tell: ``embed_dims``, ``depths``,
+    ``in_channels``, ``n_div``, ``mlp_ratio``, ``layer_scale`` (bool) and
+    ``norm_has_running_stats`` (BN-like norms); None without a stem."""
+    arch = infer_arch(state_dict)
+    if arch is None:
+        return None
+    stem = state_dict['patch_embed.proj.weight']
+    channels = arch['embed_dims']
+    settings = dict(
+        embed_dims=channels, depths=arch['depths'],
+        in_channels=stem.shape[1],
+        layer_scale=any(key.endswith('.layer_scale') for key in state_dict),
+        norm_has_running_stats='patch_embed.norm.running_mean' in state_dict)
+    first_block = 'stages.0.blocks.0.'
+    pconv = state_dict.get(first_block + 'spatial_mixing.partial_conv3.weight')
+    if pconv is not None and pconv.shape[0]:
+        settings['n_div'] = channels // pconv.shape[0]
+    mlp_in = state_dict.get(first_block + 'mlp.0.weight')
+    if mlp_in is not None:
+        settings['mlp_ratio'] = mlp_in.shape[0] / channels
+    return settings
+
+
+def _option_differences(backbone: nn.Module,
+                        found: Optional[dict]) -> List[str]:
+    """The constructor options of ``backbone`` that explain why a
+    checkpoint with the same widths and depths does not fit it."""
+    if found is None or found['embed_dims'] != backbone.embed_dims or \
+            tuple(found['depths']) != tuple(backbone.depths):
+        return []
+    norm_type = backbone.norm_cfg.get('type', 'BN')
+    has_running_stats = any(
+        isinstance(module, nn.modules.batchnorm._NormBase)
+        and module.track_running_stats for module in backbone.modules())
+    differences = []
+    if found['in_channels'] != backbone.in_channels:
+        differences.append(
+            f'in_channels={backbone.in_channels}, but the checkpoint\'s stem '
+            f'takes {found["in_channels"]} input channels: build with '
+            f'in_channels={found["in_channels"]}, or adapt '
+            f'patch_embed.proj.weight to {backbone.in_channels} channels and '
+            f'load the result')
+    if 'n_div' in found and found['n_div'] != backbone.n_div:
+        differences.append(
+            f'n_div={backbone.n_div}, but the checkpoint\'s PConv convolves '
+            f'1/{found["n_div"]} of the channels: build with '
+            f'n_div={found["n_div"]}')
+    if 'mlp_ratio' in found and found['mlp_ratio'] != backbone.mlp_ratio:
+        differences.append(
+            f'mlp_ratio={backbone.mlp_ratio:g}, but the checkpoint\'s MLP '
+            f'ratio is {found["mlp_ratio"]:g}: build with '
+            f'mlp_ratio={found["mlp_ratio"]:g}')
+    if found['layer_scale'] != (backbone.layer_scale_init_value > 0):
+        differences.append(
+            f'layer_scale_init_value={backbone.layer_scale_init_value:g}, '
+            f'but the checkpoint has {"" if found["layer_scale"] else "no "}'
+            f'layer scales: build with layer_scale_init_value'
+            f'{" > 0" if found["layer_scale"] else "=0"}')
+    if found['norm_has_running_stats'] != has_running_stats:
+        differences.append(
+            f'norm_cfg type {norm_type!r}, but the checkpoint\'s norms '
+            f'{"are" if found["norm_has_running_stats"] else "are not"} '
+            f'BatchNorm layers with running statistics: build with the '
+            f'norm the checkpoint was trained with')
+    return differences
+
+
+def check_backbone_state(backbone: nn.Module,
+                         state_dict: Dict[str, torch.Tensor], source: str,
+                         fix: str, prefix: Optional[str] = None) -> dict:
+    """Sort ``state_dict`` (original layout, backbone names) against
+    ``backbone`` and raise :class:`CheckpointMismatchError` when it cannot
+    initialise it. The error names the real cause: the constructor options
+    that differ (``in_channels``, ``n_div``, ``mlp_ratio``, layer scale,
+    norm type) when the checkpoint has the backbone's widths and depths,
+    otherwise the variant the checkpoint holds, and ``fix``.
+
+    Returns:
+        dict: the match of :func:`_match_backbone`.
+    """
+    own_state = backbone.state_dict()
+    match = _match_backbone(own_state, state_dict)
+    reasons = _mismatch_reasons(match, own_state, state_dict, prefix)
+    if reasons:
+        options = _option_differences(backbone,
+                                      checkpoint_settings(state_dict))
+        if options:
+            reasons.append('the backbone was built with ' +
+                           '; '.join(options))
+            fix = ('The checkpoint has this variant\'s widths and depths: '
+                   'change the options above rather than the arch.')
+        arch_name = getattr(backbone, 'arch', {}).get('name', '?')
+        raise _mismatch_error(source, arch_name, reasons, state_dict, fix)
+    return match
 
 
 def load_pretrained_backbone(model: nn.Module,
@@ -236,16 +342,11 @@ def load_pretrained_backbone(model: nn.Module,
     checkpoint = read_checkpoint(filename, map_location)
     state_dict = select_prefix(unwrap_state_dict(checkpoint), prefix)
     state_dict, layout = to_original_layout(state_dict)
-    own_state = model.state_dict()
     arch_name = getattr(model, 'arch', {}).get('name', '?')
-
-    match = _match_backbone(own_state, state_dict)
-    reasons = _mismatch_reasons(match, own_state, state_dict, prefix)
-    if reasons:
-        raise _mismatch_error(
-            repr(filename), arch_name, reasons, state_dict,
-            f'Build the backbone with the matching arch, or point init_cfg '
-            f'at the checkpoint of arch {arch_name!r}.')
+    match = check_backbone_state(
+        model, state_dict, repr(filename),
+        f'Build the backbone with the matching arch, or point init_cfg '
+        f'at the checkpoint of arch {arch_name!r}.', prefix)
 
     loaded, missing, ignored = (match['loaded'], match['missing'],
                                 match['ignored'])
@@ -328,16 +429,53 @@ def adapt_classifier_state_dict(backbone: nn.Module,
             (prefix + key, value) for key, value in renamed.items())
         local = renamed
 
-    own_state = backbone.state_dict()
-    backbone_part = select_prefix(local, 'backbone.')
-    match = _match_backbone(own_state, backbone_part)
-    reasons = _mismatch_reasons(match, own_state, backbone_part, None)
-    if reasons:
-        arch_name = getattr(backbone, 'arch', {}).get('name', '?')
-        raise _mismatch_error(
-            f'The checkpoint loaded into this FasterNet classifier '
-            f'({layout} layout)', arch_name, reasons, backbone_part,
-            f'Load the checkpoint of arch {arch_name!r} (configs/'
-            f'fasternet_{arch_name}_imagenet.py), or the config of the '
-            f'checkpoint\'s variant.')
+    arch_name = getattr(backbone, 'arch', {}).get('name', '?')
+    check_backbone_state(
+        backbone, select_prefix(local, 'backbone.'),
+        f'The checkpoint loaded into this FasterNet classifier '
+        f'({layout} layout)',
+        f'Load the checkpoint of arch {arch_name!r} (configs/'
+        f'fasternet_{arch_name}_imagenet.py), or the config of the '
+        f'checkpoint\'s variant.')
     return layout
+
+
+# Top-level modules that tell which kind of model a whole-model checkpoint
+# belongs to (OpenMMLab attribute names).
+_MODEL_KINDS = (
+    ('a detector', ('rpn_head', 'roi_head', 'bbox_head')),
+    ('a segmentor', ('decode_head', 'auxiliary_head')),
+    ('a classifier', ('head', )),
+)
+
+
+def describe_checkpoint(state_dict: Dict[str, torch.Tensor],
+                        meta: Optional[dict] = None) -> str:
+    """One phrase saying what a checkpoint holds, for error messages, e.g.
+    ``'a FasterNet-T0 backbone (original layout)'`` or ``'a detector
+    (backbone, neck, rpn_head, roi_head) with a FasterNet-S backbone,
+    trained on 80 classes'``."""
+    original, layout = to_original_layout(state_dict)
+    if infer_arch(original) is not None:
+        return f'a {describe_variant(original).split(" (")[0]} backbone ' \
+               f'({layout} layout)'
+    roots = sorted({key.split('.', 1)[0] for key in state_dict})
+    kind = 'a model'
+    for name, heads in _MODEL_KINDS:
+        if any(head in roots for head in heads):
+            kind = name
+            break
+    text = f'{kind} ({", ".join(roots[:8])})'
+    if 'backbone' in roots:
+        backbone = to_original_layout(select_prefix(state_dict,
+                                                    'backbone.'))[0]
+        if infer_arch(backbone) is not None:
+            text += f' with a {describe_variant(backbone).split(" (")[0]} ' \
+                    f'backbone'
+        else:
+            text += ' whose backbone is not FasterNet (e.g. ' \
+                    f'backbone.{next(iter(backbone), "?")})'
+    classes = ((meta or {}).get('dataset_meta') or {}).get('classes')
+    if classes:
+        text += f', trained on {len(classes)} classes'
+    return text

@@ -1,0 +1,215 @@
+"""Wrong weights are refused on every whole-model loading path, with the
+real cause named; legitimate partial loads (fine-tuning with another number
+of classes) keep working and are reported in one line.
+
+Paths: tools/test.py's checkpoint, tools/train.py's load_from and --resume
+(Runner), the mmdet/mmseg/mmpretrain inferencers and init helpers (plain
+mmengine loading, where the FasterNet backbone checks its own part)."""
+import importlib.util
+import os.path as osp
+import subprocess
+import sys
+from collections import OrderedDict
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmfasternet import FasterNet
+from mmfasternet.models.utils import CheckpointMismatchError
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DET_DEMO = osp.join(REPO, 'configs', 'demo',
+                    'maskrcnn_fasternet_t0_shapes_demo.py')
+SEG_DEMO = osp.join(REPO, 'configs', 'demo', 'fpn_fasternet_t0_shapes_demo.py')
+CLS_DEMO = osp.join(REPO, 'configs', 'demo', 'fasternet_t0_shapes_demo.py')
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'mmfasternet_tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp('data')
+    for kind, size in (('coco', '64'), ('ade20k', '64'), ('imagenet', '40')):
+        subprocess.run([sys.executable, osp.join(REPO, 'tools',
+                                                 'make_demo_data.py'), kind,
+                        str(root / kind), '--train', '4', '--val', '2',
+                        '--size', size, size], check=True,
+                       capture_output=True)
+    return root
+
+
+def data_options(config, data_root):
+    options = []
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options += [f'{loader}.dataset.data_root={data_root}/',
+                    f'{loader}.num_workers=0',
+                    f'{loader}.persistent_workers=False']
+    if config == DET_DEMO:
+        ann = f'{data_root}/annotations/instances_val2017.json'
+        options += [f'val_evaluator.ann_file={ann}',
+                    f'test_evaluator.ann_file={ann}',
+                    # the demo's Resize steps, at the data's 64x64
+                    'train_dataloader.dataset.pipeline.2.scale=(64,64)',
+                    'test_dataloader.dataset.pipeline.1.scale=(64,64)']
+    return options
+
+
+def build_model(config, **model_changes):
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(
+        {f'model.{key}': value for key, value in model_changes.items()})
+    init_default_scope(cfg.default_scope)
+    from mmengine.registry import MODELS
+    torch.manual_seed(0)
+    return MODELS.build(cfg.model)
+
+
+def save_model(path, model, classes=None):
+    meta = dict(dataset_meta=dict(classes=classes)) if classes else {}
+    torch.save(dict(meta=meta, state_dict=model.state_dict()), path)
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    """Checkpoints a user may hold, made from the real models."""
+    root = tmp_path_factory.mktemp('checkpoints')
+    backbone = FasterNet(arch='t0', out_norm=False)
+    original = OrderedDict(backbone.state_dict())
+    original['avgpool_pre_head.1.weight'] = torch.zeros(1280, 320, 1, 1)
+    original['head.weight'] = torch.zeros(1000, 1280)
+    original['head.bias'] = torch.zeros(1000)
+    torch.save(original, root / 'fasternet_t0-imagenet.pth')
+    t1 = FasterNet(arch='t1', out_norm=False)
+    torch.save(t1.state_dict(), root / 'fasternet_t1-imagenet.pth')
+    coco80 = build_model(
+        DET_DEMO, **{'roi_head.bbox_head.num_classes': 80,
+                     'roi_head.mask_head.num_classes': 80})
+    return dict(
+        backbone=str(root / 'fasternet_t0-imagenet.pth'),
+        other_variant=str(root / 'fasternet_t1-imagenet.pth'),
+        detector=save_model(root / 'det.pth', build_model(DET_DEMO),
+                            ('circle', 'square', 'triangle')),
+        detector_80=save_model(root / 'det80.pth', coco80,
+                               tuple(f'c{i}' for i in range(80))),
+        segmentor=save_model(root / 'seg.pth', build_model(SEG_DEMO)),
+        classifier=save_model(root / 'cls.pth', build_model(CLS_DEMO)),
+    )
+
+
+@pytest.mark.parametrize('config,checkpoint,expected', [
+    # the reported input: an ImageNet backbone file evaluated as a detector
+    (DET_DEMO, 'backbone', ['a FasterNet-T0 backbone (original layout)',
+                            'model.backbone.init_cfg']),
+    (DET_DEMO, 'classifier', ['a classifier (backbone, head)',
+                              '(backbone.norm0.weight']),
+    (DET_DEMO, 'detector_80', ['trained on 80 classes',
+                               'roi_head.bbox_head.fc_cls.weight: (81, 256)'
+                               ' in the file vs (4, 256) in the model']),
+    (SEG_DEMO, 'detector', ['a detector (backbone, neck, roi_head, rpn_head)'
+                            ' with a FasterNet-T0 backbone']),
+    (CLS_DEMO, 'segmentor', ['a segmentor (backbone, decode_head, neck)',
+                             'head.fc.weight']),
+], ids=['backbone->det', 'classifier->det', 'det80->det3', 'det->seg',
+        'seg->cls'])
+def test_tools_test_refuses_a_file_that_is_not_the_model(
+        data, files, config, checkpoint, expected):
+    test_tool = load_tool('test')
+    kind = {DET_DEMO: 'coco', SEG_DEMO: 'ade20k', CLS_DEMO: 'imagenet'}
+    argv = [config, files[checkpoint], '--work-dir',
+            str(data / 'work'), '--cfg-options',
+            *data_options(config, data / kind[config])]
+    with pytest.raises(CheckpointMismatchError) as error:
+        test_tool.main(argv)
+    message = str(error.value)
+    assert 'does not hold this config\'s model, so it cannot test' in message
+    for text in expected:
+        assert text in message
+
+
+def test_tools_test_takes_the_right_checkpoint(data, files):
+    test_tool = load_tool('test')
+    metrics = test_tool.main(
+        [DET_DEMO, files['detector'], '--work-dir', str(data / 'work'),
+         '--eval', 'bbox', '--cfg-options',
+         *data_options(DET_DEMO, data / 'coco')])
+    assert 'coco/bbox_mAP' in metrics
+
+
+def train_argv(data, files, *extra):
+    return [DET_DEMO, '--work-dir', str(data / 'train'), '--cfg-options',
+            *data_options(DET_DEMO, data / 'coco'), 'train_cfg.max_epochs=1',
+            'train_cfg.val_begin=100', 'default_hooks.logger.interval=1',
+            *extra]
+
+
+def test_load_from_fine_tunes_a_detector_of_other_classes(
+        data, files, capsys):
+    """Fine-tuning a 80-class detector on 3 classes: everything but the
+    class-specific layers is loaded, which one line says; mmengine's
+    mismatch warning does not appear."""
+    train_tool = load_tool('train')
+    train_tool.main(train_argv(data, files, f'load_from={files["detector_80"]}'))
+    log = capsys.readouterr().out
+    assert 'do not match exactly' not in log
+    line = [row for row in log.splitlines() if 'model tensors loaded' in row]
+    assert len(line) == 1, log[-3000:]
+    assert 'kept as initialised: roi_head.bbox_head.fc_cls.weight' in line[0]
+    assert '(shape differs)' in line[0]
+
+
+def test_load_from_a_backbone_file_points_to_init_cfg(data, files):
+    train_tool = load_tool('train')
+    with pytest.raises(CheckpointMismatchError,
+                       match=r"model.backbone.init_cfg=dict\(type="
+                             r"'Pretrained'") as error:
+        train_tool.main(train_argv(data, files,
+                                   f'load_from={files["backbone"]}'))
+    assert 'cannot fine-tune it' in str(error.value)
+
+
+def test_resume_refuses_another_model(data, files):
+    train_tool = load_tool('train')
+    with pytest.raises(CheckpointMismatchError,
+                       match='cannot test or resume it'):
+        train_tool.main(train_argv(data, files)[:3] + [
+            '--resume', files['detector_80']] + train_argv(data, files)[3:])
+
+
+def test_inferencers_and_init_helpers_refuse_wrong_backbone_weights(
+        files, tmp_path):
+    """No Runner here: mmengine's load_checkpoint loads non-strictly, and
+    the FasterNet backbone refuses what is meant for it."""
+    from mmdet.apis import DetInferencer, init_detector
+    from mmpretrain import ImageClassificationInferencer
+    from mmpretrain.apis import get_model
+    from mmseg.apis import MMSegInferencer, init_model
+    no_backbone = 'no tensor for its FasterNet backbone (none under ' \
+                  "'backbone.')"
+    with pytest.raises(CheckpointMismatchError, match=r'init_cfg') as error:
+        DetInferencer(DET_DEMO, weights=files['backbone'], device='cpu')
+    assert no_backbone in str(error.value)
+    with pytest.raises(CheckpointMismatchError, match='init_cfg'):
+        init_detector(DET_DEMO, files['backbone'], device='cpu')
+    with pytest.raises(CheckpointMismatchError, match='init_cfg'):
+        MMSegInferencer(SEG_DEMO, weights=files['backbone'], device='cpu')
+    with pytest.raises(CheckpointMismatchError, match='init_cfg'):
+        init_model(SEG_DEMO, files['backbone'], device='cpu')
+    with pytest.raises(CheckpointMismatchError, match='FasterNet-T1'):
+        ImageClassificationInferencer(CLS_DEMO,
+                                      pretrained=files['other_variant'],
+                                      device='cpu')
+    with pytest.raises(CheckpointMismatchError, match='FasterNet-T1'):
+        get_model(CLS_DEMO, pretrained=files['other_variant'])
+    # and the right files load on the same paths
+    DetInferencer(DET_DEMO, weights=files['detector'], device='cpu')
+    init_model(SEG_DEMO, files['segmentor'], device='cpu')
+    get_model(CLS_DEMO, pretrained=files['backbone'])
