@@ -222,3 +222,66 @@ def test_demos_are_seeded(repo_root):
                  'fasternet_t0_shapes_demo.py'):
         cfg = Config.fromfile(osp.join(repo_root, 'configs', 'demo', name))
         assert cfg.randomness.seed == 0, name
+
+
+SEG_DEMO = osp.join(REPO, 'configs', 'demo', 'fpn_fasternet_t0_shapes_demo.py')
+
+
+def write_seg_config(tmp_path, ade_root, custom_hooks='[]', name='seg.py'):
+    """The segmentation demo (an IterBasedTrainLoop) for 6 iterations on
+    64x64 crops, a checkpoint every 3."""
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(f"""
+        _base_ = {SEG_DEMO!r}
+        custom_imports = dict(imports=['mmfasternet', 'fault_hooks'],
+                              allow_failed_imports=False)
+        data_root = '{ade_root}'
+        crop_size = (64, 64)
+        model = dict(data_preprocessor=dict(size=crop_size))
+        pipeline = [
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations', reduce_zero_label=True),
+            dict(type='RandomResize', scale=(128, 64),
+                 ratio_range=(0.75, 1.5), keep_ratio=True),
+            dict(type='RandomCrop', crop_size=crop_size),
+            dict(type='RandomFlip', prob=0.5),
+            dict(type='PackSegInputs'),
+        ]
+        train_dataloader = dict(
+            batch_size=2, num_workers=0, persistent_workers=False,
+            dataset=dict(data_root=data_root, pipeline=pipeline))
+        val_dataloader = dict(num_workers=0, persistent_workers=False,
+                              dataset=dict(data_root=data_root))
+        test_dataloader = val_dataloader
+        train_cfg = dict(max_iters=6, val_interval=1000)
+        default_hooks = dict(logger=dict(interval=1),
+                             checkpoint=dict(interval=3, max_keep_ckpts=1))
+        randomness = dict(seed=0, deterministic=True)
+        custom_hooks = {custom_hooks}
+        """))
+    return path
+
+
+def test_iteration_based_resume_repeats_the_losses(tmp_path):
+    """IterBasedTrainLoop re-reads the batches it already trained on when
+    it resumes; the random states are restored after that re-reading."""
+    ade_root = tmp_path / 'ade'
+    subprocess.run([sys.executable, osp.join(REPO, 'tools',
+                                             'make_demo_data.py'), 'ade20k',
+                    str(ade_root), '--train', '8', '--val', '2', '--size',
+                    '96', '96'], check=True, capture_output=True)
+    train(write_seg_config(tmp_path, ade_root), tmp_path / 'uninterrupted')
+    work_dir = tmp_path / 'work'
+    killed = train(
+        write_seg_config(tmp_path, ade_root,
+                         "[dict(type='KillAtIterHook', iteration=5)]",
+                         name='killed.py'), work_dir, expect_ok=False)
+    assert killed.returncode == -signal.SIGKILL
+    log = train(write_seg_config(tmp_path, ade_root), work_dir,
+                '--resume').stdout
+    assert 'Resuming from' in log and 'iter_3.pth' in log
+    expected = logged_losses(tmp_path / 'uninterrupted')
+    resumed = logged_losses(work_dir)
+    assert sorted(expected) == list(range(1, 7))
+    for iteration in range(4, 7):
+        assert resumed[iteration] == expected[iteration], iteration

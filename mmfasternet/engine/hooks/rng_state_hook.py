@@ -37,6 +37,31 @@ def set_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states['cuda'])
 
 
+class _RestoreBeforeFirstFetch:
+    """Wraps an iteration-based loop's data iterator: mmengine re-reads the
+    ``skip`` batches a resumed run has already trained on (which draws
+    random numbers in the pipeline), so the states are restored only right
+    before the first batch that is actually trained on."""
+
+    def __init__(self, iterator, skip: int, states: dict):
+        self._iterator = iterator
+        self._skip = skip
+        self._states = states
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._skip == 0 and self._states is not None:
+            set_rng_states(self._states)
+            self._states = None
+        self._skip -= 1
+        return next(self._iterator)
+
+    def __getattr__(self, name):
+        return getattr(self._iterator, name)
+
+
 @HOOKS.register_module()
 class RNGStateHook(Hook):
     """Save the random generators' states in every checkpoint and restore
@@ -50,6 +75,10 @@ class RNGStateHook(Hook):
     of the process that saves (rank 0); in distributed runs each rank's
     states are gathered at the end of each epoch, so epoch checkpoints
     restore every rank.
+
+    Epoch-based loops resume at an epoch start; iteration-based loops
+    (``IterBasedTrainLoop``) re-read the batches already trained on, and
+    the states are restored after that, before the first new batch.
 
     What cannot be restored: random streams inside dataloader worker
     processes (``num_workers > 0``) that persist across epochs
@@ -91,12 +120,20 @@ class RNGStateHook(Hook):
         rank, world_size = get_dist_info()
         per_rank = saved['per_rank']
         if len(per_rank) == world_size:
-            set_rng_states(per_rank[rank])
+            states = per_rank[rank]
             runner.logger.info('Random generator states restored from the '
                                'checkpoint.')
         elif rank == 0:
-            set_rng_states(per_rank[0])
+            states = per_rank[0]
             runner.logger.warning(
                 f'The checkpoint holds random states of {len(per_rank)} '
                 f'process(es), this run has {world_size}: only rank 0\'s '
                 f'were restored.')
+        else:
+            return
+        loop = runner.train_loop
+        if hasattr(loop, 'dataloader_iterator'):  # IterBasedTrainLoop
+            loop.dataloader_iterator = _RestoreBeforeFirstFetch(
+                loop.dataloader_iterator, runner.iter, states)
+        else:
+            set_rng_states(states)
