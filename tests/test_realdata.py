@@ -129,10 +129,9 @@ randomness = dict(seed=0)
 
 
 @pytest.fixture(scope='module')
-def coco_run(tmp_path_factory):
-    """A user's config outside the repo, on 8 coco128 photos: trained one
-    epoch (4 iterations) with tools/train.py, then tested with
-    tools/test.py --eval bbox segm --out --show-dir."""
+def coco_subset(tmp_path_factory):
+    """The COCO_IDS photos' entries of coco128's json (original ids, all 80
+    categories), written outside the repo."""
     coco = dataset_dir('coco128')
     base = tmp_path_factory.mktemp('coco_user')
     source = json.loads(
@@ -144,6 +143,16 @@ def coco_run(tmp_path_factory):
     ]
     ann_file = base / 'instances_subset.json'
     ann_file.write_text(json.dumps(subset))
+    return dict(base=base, root=coco, subset=subset, ann_file=ann_file)
+
+
+@pytest.fixture(scope='module')
+def coco_run(coco_subset):
+    """A user's config outside the repo, on the subset: trained one epoch
+    (4 iterations) with tools/train.py, then tested with
+    tools/test.py --eval bbox segm --out --show-dir."""
+    base, coco = coco_subset['base'], coco_subset['root']
+    ann_file, subset = coco_subset['ann_file'], coco_subset['subset']
     config = base / 'my_maskrcnn_t0_coco128.py'
     config.write_text(
         DET_CONFIG.format(
@@ -163,10 +172,10 @@ def coco_run(tmp_path_factory):
                 preds=base / 'preds.pkl')
 
 
-def test_coco_subset_holds_the_edge_cases(coco_run):
+def test_coco_subset_holds_the_edge_cases(coco_subset):
     """The subset really has what the detection tests claim to cover."""
     from PIL import Image
-    subset = coco_run['subset']
+    subset = coco_subset['subset']
     assert len(subset['images']) == len(COCO_IDS)
     assert len(subset['categories']) == 80
     annotated = {a['image_id'] for a in subset['annotations']}
