@@ -117,6 +117,7 @@ train_dataloader = dict(
     # the photos without annotations are trained on too
     dataset=dict(**dataset, filter_cfg=dict(filter_empty_gt=False),
                  pipeline=train_pipeline))
+# one image a batch, padded as DetInferencer pads it: the same boxes
 test_dataloader = dict(
     batch_size=1, num_workers=0, persistent_workers=False,
     dataset=dict(**dataset, pipeline=test_pipeline))
@@ -270,6 +271,7 @@ def test_det_inferencer_on_real_photos(coco_run, det_inferencer, tmp_path):
              bgr.shape[:2], gray.shape]
 
     out_dir = tmp_path / 'out'
+    drawn_before = det_inferencer.num_visualized_imgs
     predictions = det_inferencer(files, out_dir=str(out_dir),
                                  no_save_pred=False)['predictions']
     assert len(predictions) == len(files)
@@ -305,8 +307,9 @@ def test_det_inferencer_on_real_photos(coco_run, det_inferencer, tmp_path):
                          labels=tool_instances['labels'].tolist()))
 
     # each drawn at the size of its input; arrays under a running number
+    first = drawn_before + len(files)
     names = [osp.basename(f) for f in files] + [
-        f'{n:08d}.jpg' for n in range(len(files), len(files) + len(arrays))]
+        f'{n:08d}.jpg' for n in range(first, first + len(arrays))]
     assert sorted(p.name for p in (out_dir / 'vis').iterdir()) == sorted(
         names)
     for name, (h, w) in zip(names, sizes):
