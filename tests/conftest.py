@@ -1,4 +1,7 @@
+import os
 import os.path as osp
+import re
+import subprocess
 import sys
 
 import pytest
@@ -59,3 +62,24 @@ def build_from_config(config_name, seed=0):
     registry = import_module(f'{cfg.default_scope}.registry')
     torch.manual_seed(seed)
     return revert_sync_batchnorm(registry.MODELS.build(cfg.model))
+
+
+def run(args, cwd, env=None, timeout=600):
+    """Run a command (a tool of the repo, as a user would); its output, or
+    an assertion error with the end of it."""
+    result = subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env=dict(os.environ, **(env or {})))
+    assert result.returncode == 0, (
+        f'{args} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}')
+    return result.stdout + result.stderr
+
+
+def parse_metrics(log):
+    """The ``metrics: name=value ...`` line tools/test.py prints last."""
+    line = [row for row in log.splitlines() if row.startswith('metrics: ')]
+    assert line, 'tools/test.py printed no metrics line'
+    return {
+        name: float(value)
+        for name, value in re.findall(r'(\S+)=(-?[\d.]+)', line[-1])
+    }

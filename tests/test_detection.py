@@ -2,7 +2,6 @@
 test (2.x-style --eval), resume and run distributed on generated COCO data."""
 import glob
 import json
-import os
 import os.path as osp
 import re
 import subprocess
@@ -12,6 +11,8 @@ import textwrap
 import pytest
 import torch
 from mmengine.config import Config
+
+from conftest import parse_metrics, run
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DET_CONFIGS = sorted(
@@ -37,15 +38,6 @@ def tool(name):
     return osp.join(REPO, 'tools', name)
 
 
-def run(args, cwd, env=None, timeout=600):
-    result = subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-        env=dict(os.environ, **(env or {})))
-    assert result.returncode == 0, (
-        f'{args} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}')
-    return result.stdout + result.stderr
-
-
 @pytest.fixture(scope='module')
 def coco_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('data') / 'demo_coco'
@@ -63,15 +55,6 @@ def data_root_options(root):
         f'val_evaluator.ann_file={root}annotations/instances_val2017.json',
         f'test_evaluator.ann_file={root}annotations/instances_val2017.json',
     ]
-
-
-def parse_metrics(log):
-    line = [row for row in log.splitlines() if row.startswith('metrics: ')]
-    assert line, 'tools/test.py printed no metrics line'
-    return {
-        name: float(value)
-        for name, value in re.findall(r'(\S+)=(-?[\d.]+)', line[-1])
-    }
 
 
 def test_generated_data_is_valid_coco(coco_root):
