@@ -5,7 +5,12 @@
     bash tools/dist_test.sh CONFIG CKPT 8 --eval bbox
 
 Serves mmdet, mmseg and mmpretrain configs alike. Besides the 3.x options it
-accepts the 2.x-style ``--eval METRIC ...`` and ``--format-only``.
+accepts the 2.x-style ``--eval METRIC ...`` and ``--format-only``. Options
+are checked against the config's test evaluator, visualization hook and
+model; one that cannot work is an argparse error before anything is built.
+``--show-dir DIR`` draws every test image into ``<work_dir>/DIR`` (an
+absolute DIR as given), ``--format-only`` writes into
+``<work_dir>/format_only/``.
 """
 import argparse
 import os

@@ -276,7 +276,9 @@ def apply_eval_metrics(cfg: Config, task: str, metrics: Sequence[str]):
     ``cfg.test_evaluator`` (see ``EVALUATOR_KINDS``) and set on it: CocoMetric
     and LVISMetric take ``bbox segm proposal proposal_fast`` (``segm`` only
     for a model with a mask head), VOCMetric ``mAP recall`` (one VOCMetric
-    per name), IoUMetric ``mIoU mDice mFscore``; mmpretrain's single-label
+    per name; ``recall`` is refused under numpy >= 1.24, where mmdet
+    3.3's eval_recalls fails), IoUMetric ``mIoU mDice mFscore``;
+    mmpretrain's single-label
     metrics become Accuracy (``accuracy``) and SingleLabelMetric
     (``precision recall f1_score support``), the multi-label ones
     AveragePrecision (``mAP``) and MultiLabelMetric with average macro
@@ -368,20 +370,22 @@ def apply_format_only(cfg: Config, task: str, out_dir: str):
         target = next((name for name in ('outfile_prefix', 'output_dir')
                        if name in arguments), None)
         if 'format_only' in arguments and target:
-            plans.append((metric, target))
+            plans.append((metric, target, 'keep_results' in arguments))
         else:
             unsupported.append(_type_name(metric.get('type')))
     if unsupported:
         raise ValueError(
-            f'--format-only: {", ".join(unsupported)} of this config\'s test '
-            f'evaluator has no format-only mode (metrics with one: '
+            f'--format-only: {", ".join(unsupported)} of this {task} '
+            f'config\'s test evaluator has no format-only mode (metrics with one: '
             f'CocoMetric, LVISMetric, CocoPanopticMetric, IoUMetric, '
             f'CityscapesMetric); use --out FILE.pkl to save the raw '
             f'predictions instead')
-    for metric, target in plans:
+    for metric, target, has_keep_results in plans:
         metric['format_only'] = True
         metric[target] = (osp.join(out_dir, 'results')
                           if target == 'outfile_prefix' else out_dir)
+        if has_keep_results:  # mmseg's CityscapesMetric deletes them else
+            metric['keep_results'] = True
     return out_dir
 
 
@@ -411,7 +415,7 @@ def resolve_show_dir(cfg: Config, show_dir: str) -> str:
         osp.join(cfg.work_dir, show_dir))
 
 
-def _visualization_hook(cfg: Config):
+def _visualization_hook(cfg: Config, task: str):
     hooks = cfg.get('default_hooks') or {}
     hook = hooks.get('visualization')
     if not hook:
@@ -424,7 +428,7 @@ def _visualization_hook(cfg: Config):
         raise ValueError(
             f'--show/--show-dir: tools/test.py does not know the '
             f'visualization hook {_type_name(hook.get("type"))} of this '
-            f'config (it knows mmdet\'s DetVisualizationHook, mmseg\'s '
+            f'{task} config (it knows mmdet\'s DetVisualizationHook, mmseg\'s '
             f'SegVisualizationHook, mmpretrain\'s VisualizationHook and '
             f'their subclasses); set its options in the config or with '
             f'--cfg-options default_hooks.visualization.<option>=...')
@@ -472,7 +476,7 @@ def apply_visualization(cfg: Config, task: str, show_dir: Optional[str],
             ``show`` with ``show_dir`` for SegVisualizationHook (which stops
             saving while it shows).
     """
-    hook, key = _visualization_hook(cfg)
+    hook, key = _visualization_hook(cfg, task)
     if show and show_dir and key == _SEG_HOOK:
         raise ValueError('--show with --show-dir: mmseg\'s '
                          'SegVisualizationHook saves nothing while it shows '
@@ -499,11 +503,11 @@ def apply_visualization(cfg: Config, task: str, show_dir: Optional[str],
     return out_dir
 
 
-def check_tta_with_visualization(cfg: Config):
+def check_tta_with_visualization(cfg: Config, task: str):
     """Refuse ``--tta`` with ``--show``/``--show-dir`` where the hook cannot
     draw test-time augmented batches (mmpretrain's VisualizationHook draws
     ``data_batch['inputs']``, which TTA turns into lists of views)."""
-    _, key = _visualization_hook(cfg)
+    _, key = _visualization_hook(cfg, task)
     if key == _CLS_HOOK:
         raise ValueError('--tta with --show/--show-dir: mmpretrain\'s '
                          'VisualizationHook draws single-view batches only; '
@@ -625,7 +629,7 @@ def apply_test_options(cfg: Config, task: str, *, eval_metrics=None,
             cfg, task, osp.join(cfg.work_dir, 'format_only'))
     if show or show_dir:
         if tta:
-            check_tta_with_visualization(cfg)
+            check_tta_with_visualization(cfg, task)
         outputs['show_dir'] = apply_visualization(cfg, task, show_dir, show,
                                                   wait_time)
     if tta:
