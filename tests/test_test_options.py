@@ -85,7 +85,7 @@ def setup(tmp_path_factory):
             val_evaluator = dict(metric='bbox')
             test_evaluator = dict(metric='bbox')
             """,
-        det_voc=f"""
+        det_voc="""
             _base_ = './det_box.py'
             test_evaluator = dict(_delete_=True, type='VOCMetric')
             """,
@@ -132,15 +132,13 @@ def checkpoints(setup):
     return found
 
 
-def test_tool(setup, checkpoints, config, checkpoint, *args, cwd, work_dir):
-    """tools/test.py on ``config`` from the directory ``cwd``."""
+def run_test_py(setup, checkpoints, config, checkpoint, args, cwd, work_dir):
+    """tools/test.py on ``config`` with the options ``args``, from the
+    directory ``cwd``."""
     return run_tool('test', [
         setup['configs'][config], checkpoints[checkpoint], '--work-dir',
         str(work_dir), *args, '--cfg-options', *setup['options'][config]
     ], cwd=cwd)
-
-
-test_tool.__test__ = False  # a helper, not a test
 
 
 def assert_scores(metrics, keys, upper):
@@ -165,8 +163,8 @@ def test_segmentation_show_dir_from_another_directory(setup, checkpoints,
     elsewhere = tmp_path / 'elsewhere'
     elsewhere.mkdir()
     work = tmp_path / 'work'
-    metrics = test_tool(setup, checkpoints, 'seg', 'seg', '--show-dir',
-                        'vis', cwd=elsewhere, work_dir=work)
+    metrics = run_test_py(setup, checkpoints, 'seg', 'seg',
+                          ['--show-dir', 'vis'], elsewhere, work)
     images = drawn(work / 'vis')
     assert len(images) == NUM_TEST_IMAGES['segmentation'], images
     assert all(p.endswith('.png') for p in images)
@@ -181,10 +179,10 @@ def test_detection_show_dir_eval_and_out(setup, checkpoints, tmp_path):
     <work_dir>/<timestamp>/vis); --eval bbox proposal scores both; --out
     pickles one prediction per image."""
     (tmp_path / 'elsewhere').mkdir()
-    metrics = test_tool(setup, checkpoints, 'det_box', 'det_box', '--eval',
-                        'bbox', 'proposal', '--show-dir', 'vis', '--out',
-                        str(tmp_path / 'det.pkl'), cwd=tmp_path / 'elsewhere',
-                        work_dir='work')
+    args = ['--eval', 'bbox', 'proposal', '--show-dir', 'vis', '--out',
+            str(tmp_path / 'det.pkl')]
+    metrics = run_test_py(setup, checkpoints, 'det_box', 'det_box', args,
+                          tmp_path / 'elsewhere', 'work')
     images = drawn(tmp_path / 'elsewhere' / 'work' / 'vis')
     assert len(images) == NUM_TEST_IMAGES['detection'], images
     assert not glob.glob(str(tmp_path / 'elsewhere' / 'work' / '2*' / 'vis'))
@@ -204,11 +202,11 @@ def test_classification_show_dir_and_single_label_metrics(
     precision/recall/f1_score/support become mmpretrain's
     SingleLabelMetric next to Accuracy; --out pickles every prediction."""
     show_dir = tmp_path / 'drawn'
-    metrics = test_tool(setup, checkpoints, 'cls', 'cls', '--eval',
-                        'accuracy', 'precision', 'recall', 'f1_score',
-                        'support', '--show-dir', str(show_dir), '--out',
-                        str(tmp_path / 'cls.pkl'), cwd=tmp_path,
-                        work_dir=tmp_path / 'work')
+    args = ['--eval', 'accuracy', 'precision', 'recall', 'f1_score',
+            'support', '--show-dir', str(show_dir), '--out',
+            str(tmp_path / 'cls.pkl')]
+    metrics = run_test_py(setup, checkpoints, 'cls', 'cls', args, tmp_path,
+                          tmp_path / 'work')
     assert len(drawn(show_dir)) == NUM_TEST_IMAGES['classification']
     assert_scores(metrics, ['accuracy/top1', 'single-label/precision',
                             'single-label/recall', 'single-label/f1-score'],
@@ -228,9 +226,9 @@ def test_voc_metric_on_coco_data_with_tta(setup, checkpoints, tmp_path):
     """VOCMetric takes the 2.x VOC name mAP (scored on the COCO data's
     gt_instances and ignored_instances); with flip TTA of a box-only
     detector."""
-    metrics = test_tool(setup, checkpoints, 'det_voc', 'det_box', '--eval',
-                        'mAP', '--tta', cwd=tmp_path,
-                        work_dir=tmp_path / 'work')
+    metrics = run_test_py(setup, checkpoints, 'det_voc', 'det_box',
+                          ['--eval', 'mAP', '--tta'], tmp_path,
+                          tmp_path / 'work')
     assert_scores(metrics, ['pascal_voc/mAP', 'pascal_voc/AP50'], 1)
     dumped = glob.glob(str(tmp_path / 'work' / '*' / 'vis_data' /
                            'config.py'))
@@ -241,10 +239,9 @@ def test_multi_label_metrics(setup, checkpoints, tmp_path):
     """A multi-label evaluator takes the mmcls 2.x names: mAP becomes
     AveragePrecision, CP/CR/CF1 MultiLabelMetric(average='macro'),
     OP/OR/OF1 MultiLabelMetric(average='micro'); with flip TTA."""
-    metrics = test_tool(setup, checkpoints, 'cls_multi_label', 'cls',
-                        '--eval', 'mAP', 'CP', 'CR', 'CF1', 'OP', 'OR',
-                        'OF1', '--tta', cwd=tmp_path,
-                        work_dir=tmp_path / 'work')
+    args = ['--eval', 'mAP', 'CP', 'CR', 'CF1', 'OP', 'OR', 'OF1', '--tta']
+    metrics = run_test_py(setup, checkpoints, 'cls_multi_label', 'cls', args,
+                          tmp_path, tmp_path / 'work')
     assert_scores(metrics, [
         'multi-label/mAP', 'multi-label/precision', 'multi-label/recall',
         'multi-label/f1-score', 'multi-label/precision_micro',
@@ -257,11 +254,11 @@ def test_segmentation_eval_out_and_default_flip_tta(setup, checkpoints,
     """IoUMetric takes mIoU mDice mFscore; a config without tta_pipeline
     gets SegTTAModel over a flip of its test pipeline, and --show-dir
     draws the merged predictions."""
-    metrics = test_tool(setup, checkpoints, 'seg', 'seg', '--eval', 'mIoU',
-                        'mDice', 'mFscore', '--tta', '--out',
-                        str(tmp_path / 'seg.pkl'), '--show-dir', 'vis',
-                        '--cfg-options', 'tta_pipeline=None', cwd=tmp_path,
-                        work_dir=tmp_path / 'work')
+    args = ['--eval', 'mIoU', 'mDice', 'mFscore', '--tta', '--out',
+            str(tmp_path / 'seg.pkl'), '--show-dir', 'vis', '--cfg-options',
+            'tta_pipeline=None']
+    metrics = run_test_py(setup, checkpoints, 'seg', 'seg', args, tmp_path,
+                          tmp_path / 'work')
     assert_scores(metrics, ['aAcc', 'mIoU', 'mDice', 'mFscore'], 100)
     assert len(drawn(tmp_path / 'work' / 'vis')) == NUM_TEST_IMAGES[
         'segmentation']
@@ -269,9 +266,14 @@ def test_segmentation_eval_out_and_default_flip_tta(setup, checkpoints,
         predictions = pickle.load(file)
     assert len(predictions) == NUM_TEST_IMAGES['segmentation']
     assert predictions[0]['pred_sem_seg']['data'].shape[-2:] == (64, 64)
-    dumped = glob.glob(str(tmp_path / 'work' / '*' / 'vis_data' /
-                           'config.py'))
-    assert "type='SegTTAModel'" in open(dumped[0]).read()
+    from mmengine.config import Config
+    (dumped, ) = glob.glob(str(tmp_path / 'work' / '*' / 'vis_data' /
+                                'config.py'))
+    dumped = Config.fromfile(dumped)
+    assert dumped.model.type == 'SegTTAModel'
+    flips = dumped.tta_pipeline[-1].transforms[0]
+    assert [(t.type, t.prob) for t in flips] == [('RandomFlip', 1.),
+                                                 ('RandomFlip', 0.)]
 
 
 # -- --format-only -----------------------------------------------------------
@@ -282,9 +284,8 @@ def test_format_only_detection_and_segmentation(setup, checkpoints,
     """CocoMetric writes <work_dir>/format_only/results.bbox.json, IoUMetric
     one png label map per image into <work_dir>/format_only/."""
     import json
-    metrics = test_tool(setup, checkpoints, 'det_box', 'det_box',
-                        '--format-only', cwd=tmp_path,
-                        work_dir=tmp_path / 'det')
+    metrics = run_test_py(setup, checkpoints, 'det_box', 'det_box',
+                          ['--format-only'], tmp_path, tmp_path / 'det')
     assert not metrics
     results = json.loads((tmp_path / 'det' / 'format_only' /
                           'results.bbox.json').read_text())
@@ -294,8 +295,8 @@ def test_format_only_detection_and_segmentation(setup, checkpoints,
         image['id'] for image in images}
     assert {'bbox', 'score', 'category_id'} <= set(results[0])
 
-    test_tool(setup, checkpoints, 'seg', 'seg', '--format-only', cwd=tmp_path,
-              work_dir=tmp_path / 'seg')
+    run_test_py(setup, checkpoints, 'seg', 'seg', ['--format-only'],
+                tmp_path, tmp_path / 'seg')
     maps = drawn(tmp_path / 'seg' / 'format_only')
     assert len(maps) == NUM_TEST_IMAGES['segmentation']
     # reduce_zero_label configs write the dataset's own ids (1..4)

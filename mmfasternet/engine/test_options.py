@@ -448,12 +448,12 @@ def _point_local_backend_at(cfg: Config, img_save_dir: str):
                          'mmseg::_base_/default_runtime.py defines '
                          'SegLocalVisualizer')
     backends = list(visualizer.get('vis_backends') or [])
-    local = [
-        backend for backend in backends
-        if issubclass(VISBACKENDS.get(backend['type'])
-                      if isinstance(backend['type'], str) else
-                      backend['type'], LocalVisBackend)
-    ]
+    local = []
+    for backend in backends:
+        klass = backend.get('type')
+        klass = VISBACKENDS.get(klass) if isinstance(klass, str) else klass
+        if inspect.isclass(klass) and issubclass(klass, LocalVisBackend):
+            local.append(backend)
     if not local:
         local = [ConfigDict(type='LocalVisBackend')]
         backends += local
