@@ -10,8 +10,8 @@ setup:
 	bash tools/setup_env.sh
 
 # Detection demo: synthetic COCO-format data, Mask R-CNN with FasterNet-T0
-# trained from scratch on the CPU, then tested with bbox and segm AP and a
-# few predictions drawn under $(DEMO_WORK)/test/*/vis.
+# trained from scratch on the CPU, then tested with bbox and segm AP and the
+# predictions on every validation image drawn under $(DEMO_WORK)/test/vis.
 demo: setup
 	$(PYTHON) tools/make_demo_data.py coco data/demo_coco
 	$(PYTHON) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK)

@@ -175,7 +175,7 @@ def test_train_test_resume_end_to_end(coco_root, tmp_path):
                    'coco/segm_mAP_50'):
         assert re.search(rf'{metric}: [\d.]+', log), metric
     metrics = parse_metrics(log)
-    drawn = glob.glob(str(tmp_path / 'test' / '*' / 'vis' / '*.jpg'))
+    drawn = glob.glob(str(tmp_path / 'test' / 'vis' / '*.jpg'))
     assert len(drawn) == 4
     assert (tmp_path / 'preds.pkl').stat().st_size > 0
 
@@ -190,10 +190,7 @@ def test_train_test_resume_end_to_end(coco_root, tmp_path):
          '--work-dir', str(tmp_path / 'format'), '--format-only',
          '--cfg-options'] + options, cwd=REPO)
     for kind in ('bbox', 'segm'):
-        results = tmp_path / 'format' / 'format_only' / f'.{kind}.json'
-        results = results if results.exists() else (
-            tmp_path / 'format' / f'format_only.{kind}.json')
-        assert results.exists(), kind
+        results = tmp_path / 'format' / 'format_only' / f'results.{kind}.json'
         assert isinstance(json.loads(results.read_text()), list)
 
     # mmdet's TTA refuses mask heads: one clear error, before any work.

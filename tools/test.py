@@ -5,7 +5,12 @@
     bash tools/dist_test.sh CONFIG CKPT 8 --eval bbox
 
 Serves mmdet, mmseg and mmpretrain configs alike. Besides the 3.x options it
-accepts the 2.x-style ``--eval METRIC ...`` and ``--format-only``.
+accepts the 2.x-style ``--eval METRIC ...`` and ``--format-only``. Options
+are checked against the config's test evaluator, visualization hook and
+model; one that cannot work is an argparse error before anything is built.
+``--show-dir DIR`` draws every test image into ``<work_dir>/DIR`` (an
+absolute DIR as given), ``--format-only`` writes into
+``<work_dir>/format_only/``.
 """
 import argparse
 import os
@@ -16,11 +21,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.runner import Runner  # noqa: E402
 
-from mmfasternet.engine import (EVAL_METRICS, DeployHook,  # noqa: E402
-                                add_runner_arguments, apply_eval_metrics,
-                                apply_format_only, apply_tta,
-                                apply_visualization, install_test_hooks,
-                                load_config,
+from mmfasternet.engine import (DeployHook, add_runner_arguments,  # noqa
+                                apply_test_options, eval_metrics_help,
+                                install_test_hooks, load_config,
                                 result_dump_metric, setup_cpu_distributed,
                                 shutdown_distributed)
 
@@ -32,23 +35,32 @@ def build_parser():
     parser.add_argument('--work-dir', help='where the metrics are written')
     parser.add_argument(
         '--eval', nargs='+', metavar='METRIC',
-        help='metrics to compute (2.x style): detection ' +
-        ' '.join(EVAL_METRICS['detection']) + '; segmentation ' +
-        ' '.join(EVAL_METRICS['segmentation']) + '; classification ' +
-        ' '.join(EVAL_METRICS['classification']))
+        help='metrics to compute (2.x names), checked against the type of '
+        'the config\'s test_evaluator and set on it: ' + eval_metrics_help() +
+        ' (segm only for models with a mask head)')
     parser.add_argument(
         '--format-only', action='store_true',
-        help='write results in the benchmark format (COCO json, png label '
-        'maps) under the work dir instead of scoring them')
-    parser.add_argument('--out', help='pickle the raw predictions here')
+        help='write results in the benchmark format into '
+        '<work_dir>/format_only/ instead of scoring them (COCO json '
+        'results.*.json, png label maps), for evaluators that have a '
+        'format-only mode')
     parser.add_argument(
-        '--show', action='store_true', help='show predictions in a window')
+        '--out', metavar='FILE.pkl',
+        help='pickle the raw predictions into this file')
     parser.add_argument(
-        '--show-dir', help='save drawn predictions in this directory')
+        '--show', action='store_true',
+        help='show each prediction in a window (needs a display)')
+    parser.add_argument(
+        '--show-dir', metavar='DIR',
+        help='draw the prediction of every test image into DIR; a relative '
+        'DIR is taken under the work dir (<work_dir>/DIR, whatever the '
+        'current directory), an absolute one as given')
     parser.add_argument('--wait-time', type=float, default=2,
                         help='seconds each shown image stays')
     parser.add_argument(
-        '--tta', action='store_true', help='test-time augmentation')
+        '--tta', action='store_true',
+        help='test-time augmentation: the config\'s tta_model/tta_pipeline, '
+        'else a horizontal flip (box-only detectors)')
     parser.add_argument(
         '--deploy', action='store_true',
         help='test the inference form (BN folded, PConv without copies)')
@@ -57,43 +69,28 @@ def build_parser():
 
 
 def build_config(parser, args):
+    """The config with the command line applied; an option the config
+    cannot serve is an argparse error, raised before anything is built."""
     cfg, task = load_config(args.config, args.launcher, args.cfg_options,
                             args.work_dir)
     cfg.load_from = args.checkpoint
     install_test_hooks(cfg)
-
-    if args.eval:
-        valid = EVAL_METRICS[task]
-        unknown = [m for m in args.eval if m not in valid]
-        if unknown:
-            parser.error(f'--eval {" ".join(unknown)}: not a {task} metric; '
-                         f'choose from {", ".join(valid)}')
-        apply_eval_metrics(cfg, task, args.eval)
-    if args.format_only:
-        if task == 'classification':
-            parser.error('--format-only is for detection and segmentation '
-                         'configs; use --out to save classification results')
-        apply_format_only(cfg, task, osp.join(cfg.work_dir, 'format_only'))
-    if args.show or args.show_dir:
-        if args.tta and task == 'classification':
-            parser.error('--tta with --show/--show-dir: mmpretrain\'s '
-                         'VisualizationHook draws single-view batches only; '
-                         'run the two separately')
-        apply_visualization(cfg, task, args.show_dir, args.show,
-                            args.wait_time)
-    if args.tta:
-        apply_tta(cfg, task)
+    try:
+        outputs = apply_test_options(
+            cfg, task, eval_metrics=args.eval, format_only=args.format_only,
+            show=args.show, show_dir=args.show_dir,
+            wait_time=args.wait_time, tta=args.tta, out=args.out)
+    except ValueError as error:
+        parser.error(str(error))
     setup_cpu_distributed(cfg, args.launcher)
-    return cfg, task
+    return cfg, task, outputs
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
-        parser.error('--out must name a .pkl file')
-    cfg, task = build_config(parser, args)
+    cfg, task, outputs = build_config(parser, args)
     runner = Runner.from_cfg(cfg)
     if args.deploy:
         runner.register_hook(DeployHook())
@@ -102,6 +99,10 @@ def main(argv=None):
             result_dump_metric(task, args.out))
     metrics = runner.test()
     shutdown_distributed()
+    if outputs['show_dir']:
+        print(f'\ndrawn predictions: {outputs["show_dir"]}')
+    if outputs['format_only']:
+        print(f'\nresults in the benchmark format: {outputs["format_only"]}')
     if metrics:
         print('\nmetrics: ' + '  '.join(
             f'{name}={value:.4f}' if isinstance(value, float) else

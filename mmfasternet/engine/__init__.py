@@ -7,6 +7,9 @@ from .tasks import (EVAL_METRICS, add_runner_arguments, apply_eval_metrics,
                     install_test_hooks, install_training_hooks, load_config,
                     result_dump_metric, setup_cpu_distributed,
                     shutdown_distributed, task_of)
+from .test_options import (apply_test_options, display_problem,
+                           eval_metrics_help, has_mask_head,
+                           resolve_show_dir)
 from .wrappers import CPUDistributedDataParallel
 
 __all__ = [
@@ -14,7 +17,9 @@ __all__ = [
     'FasterNetLayerDecayOptimWrapperConstructor', 'RNGStateHook',
     'SafeCheckpointHook', 'EVAL_METRICS', 'add_runner_arguments',
     'apply_eval_metrics', 'apply_format_only', 'apply_resume', 'apply_tta',
-    'apply_visualization', 'find_resumable_checkpoint', 'install_test_hooks',
-    'install_training_hooks', 'load_config', 'result_dump_metric',
-    'setup_cpu_distributed', 'shutdown_distributed', 'task_of'
+    'apply_test_options', 'apply_visualization', 'display_problem',
+    'eval_metrics_help', 'find_resumable_checkpoint', 'has_mask_head',
+    'install_test_hooks', 'install_training_hooks', 'load_config',
+    'resolve_show_dir', 'result_dump_metric', 'setup_cpu_distributed',
+    'shutdown_distributed', 'task_of'
 ]

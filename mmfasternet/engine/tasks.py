@@ -1,23 +1,20 @@
 """What tools/train.py and tools/test.py need to serve detection,
 segmentation and classification configs with one pair of scripts."""
-import copy
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 from mmengine.config import Config, ConfigDict
 
+# tools/test.py's options live in test_options; their names stay here too.
+from .test_options import (EVAL_METRICS, apply_eval_metrics,  # noqa: F401
+                           apply_format_only, apply_test_options, apply_tta,
+                           apply_visualization, result_dump_metric)
+
 # Task of a config, read from its default_scope.
 SCOPE_TASKS = dict(mmdet='detection', mmseg='segmentation',
                    mmpretrain='classification')
-
-# 2.x-style ``--eval`` names and how each maps onto the 3.x evaluator.
-EVAL_METRICS = dict(
-    detection=('bbox', 'segm', 'proposal', 'proposal_fast'),
-    segmentation=('mIoU', 'mDice', 'mFscore'),
-    classification=('accuracy', ),
-)
 
 
 def _add_custom_hook(cfg: Config, hook: dict) -> None:
@@ -60,119 +57,6 @@ def task_of(cfg: Config) -> str:
             f'{sorted(SCOPE_TASKS)}; inherit an mmdet::, mmseg:: or '
             f'mmpretrain:: default_runtime or set default_scope.')
     return SCOPE_TASKS[scope]
-
-
-def _evaluators(cfg: Config):
-    evaluator = cfg.test_evaluator
-    return evaluator if isinstance(evaluator, list) else [evaluator]
-
-
-def apply_eval_metrics(cfg: Config, task: str, metrics: Sequence[str]):
-    """Point the test evaluator at the 2.x-style ``--eval`` metrics.
-
-    Callers check the names against ``EVAL_METRICS[task]`` first.
-    """
-    if task == 'detection':
-        for evaluator in _evaluators(cfg):
-            evaluator['metric'] = list(metrics)
-    elif task == 'segmentation':
-        for evaluator in _evaluators(cfg):
-            evaluator['iou_metrics'] = list(metrics)
-    else:
-        for evaluator in _evaluators(cfg):
-            evaluator.setdefault('type', 'Accuracy')
-
-
-def apply_format_only(cfg: Config, task: str, out_prefix: str):
-    """Write results in the benchmark's submission format instead of scoring
-    them (COCO json for detection, png label maps for segmentation)."""
-    for evaluator in _evaluators(cfg):
-        evaluator['format_only'] = True
-        if task == 'detection':
-            evaluator['outfile_prefix'] = out_prefix
-        else:
-            evaluator['output_dir'] = out_prefix
-            evaluator['keep_results'] = True
-
-
-def apply_visualization(cfg: Config, task: str, show_dir: Optional[str],
-                        show: bool = False, wait_time: float = 2.):
-    """Draw predictions during testing (and save them under ``show_dir``)."""
-    hooks = cfg.default_hooks
-    if 'visualization' not in hooks:
-        raise ValueError('--show/--show-dir need a visualization hook in '
-                         'default_hooks; the mmdet/mmseg/mmpretrain '
-                         'default_runtime bases define one.')
-    hook = hooks['visualization']
-    hook['draw' if task != 'classification' else 'enable'] = True
-    if show:
-        hook['show'] = True
-        hook['wait_time'] = wait_time
-    if show_dir:
-        if task == 'detection':
-            hook['test_out_dir'] = show_dir
-        elif task == 'segmentation':
-            cfg.visualizer['save_dir'] = show_dir
-        else:
-            # mmpretrain's hook takes out_dir as given (relative to the
-            # current directory) and draws one sample in 5000 by default.
-            hook['out_dir'] = (show_dir if osp.isabs(show_dir) else
-                               osp.join(cfg.work_dir, show_dir))
-            hook['interval'] = 1
-
-
-def _innermost_dataset(dataset_cfg):
-    while 'dataset' in dataset_cfg:
-        dataset_cfg = dataset_cfg['dataset']
-    return dataset_cfg
-
-
-def apply_tta(cfg: Config, task: str):
-    """Wrap the model for test-time augmentation (flip by default), as each
-    library's own test.py does."""
-    test_dataset = _innermost_dataset(cfg.test_dataloader.dataset)
-    if task == 'segmentation':
-        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-            raise ValueError('--tta needs tta_model and tta_pipeline in the '
-                             'config (mmseg::_base_/default_runtime.py and '
-                             'the mmseg dataset bases define them).')
-    if task == 'detection' and cfg.model.get('roi_head', {}).get(
-            'mask_head') is not None:
-        raise ValueError('--tta: mmdet\'s DetTTAModel does not support '
-                         'instance segmentation (it refuses mask heads); use '
-                         '--tta with box-only detectors.')
-    if 'tta_model' not in cfg:
-        cfg.tta_model = (
-            dict(type='DetTTAModel',
-                 tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5),
-                              max_per_img=100))
-            if task == 'detection' else
-            dict(type='mmpretrain.AverageClsScoreTTA'))
-    if 'tta_pipeline' not in cfg:
-        pipeline = copy.deepcopy(test_dataset.pipeline)
-        pack = copy.deepcopy(pipeline[-1])
-        if task == 'detection':
-            pack['meta_keys'] = ('img_id', 'img_path', 'ori_shape',
-                                 'img_shape', 'scale_factor', 'flip',
-                                 'flip_direction')
-        pipeline[-1] = dict(
-            type='TestTimeAug',
-            transforms=[[
-                dict(type='RandomFlip', prob=1.),
-                dict(type='RandomFlip', prob=0.)
-            ], [pack]])
-        cfg.tta_pipeline = pipeline
-    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
-    test_dataset.pipeline = cfg.tta_pipeline
-
-
-def result_dump_metric(task: str, out: str):
-    """An evaluator metric that pickles the raw predictions to ``out``."""
-    if task == 'detection':
-        from mmdet.evaluation import DumpDetResults
-        return DumpDetResults(out_file_path=out)
-    from mmengine.evaluator import DumpResults
-    return DumpResults(out_file_path=out)
 
 
 def setup_cpu_distributed(cfg: Config, launcher: str):
