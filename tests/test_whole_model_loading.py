@@ -213,3 +213,18 @@ def test_inferencers_and_init_helpers_refuse_wrong_backbone_weights(
     DetInferencer(DET_DEMO, weights=files['detector'], device='cpu')
     init_model(SEG_DEMO, files['segmentor'], device='cpu')
     get_model(CLS_DEMO, pretrained=files['backbone'])
+
+
+@pytest.mark.parametrize('tool,argv', [
+    ('test', [DET_DEMO, 'work_dirs/nowhere/epoch_12.pth']),
+    ('train', [DET_DEMO, '--resume', 'work_dirs/nowhere/epoch_12.pth']),
+    ('train', [DET_DEMO, '--cfg-options',
+               'load_from=work_dirs/nowhere/epoch_12.pth']),
+], ids=['test-checkpoint', 'train-resume', 'train-load_from'])
+def test_a_missing_checkpoint_is_one_error_before_anything_is_built(
+        tool, argv, capsys):
+    with pytest.raises(SystemExit) as error:
+        load_tool(tool).main(argv)
+    message = str(error.value) + capsys.readouterr().err
+    assert "no file 'work_dirs/nowhere/epoch_12.pth'" in message
+    assert 'does not exist' in message  # the folder, said too

@@ -22,8 +22,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.runner import Runner  # noqa: E402
 
 from mmfasternet.engine import (DeployHook, add_runner_arguments,  # noqa
-                                apply_test_options, eval_metrics_help,
-                                install_test_hooks, load_config,
+                                apply_test_options, check_checkpoint_file,
+                                eval_metrics_help, install_test_hooks,
+                                load_config,
                                 result_dump_metric, setup_cpu_distributed,
                                 shutdown_distributed)
 
@@ -76,11 +77,12 @@ def build_config(parser, args):
     cfg.load_from = args.checkpoint
     install_test_hooks(cfg)
     try:
+        check_checkpoint_file(args.checkpoint, 'the checkpoint to test')
         outputs = apply_test_options(
             cfg, task, eval_metrics=args.eval, format_only=args.format_only,
             show=args.show, show_dir=args.show_dir,
             wait_time=args.wait_time, tta=args.tta, out=args.out)
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     setup_cpu_distributed(cfg, args.launcher)
     return cfg, task, outputs

@@ -17,6 +17,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.runner import Runner  # noqa: E402
 
 from mmfasternet.engine import (add_runner_arguments, apply_resume,  # noqa
+                                check_checkpoint_file,
                                 install_training_hooks, load_config,
                                 setup_cpu_distributed, shutdown_distributed)
 
@@ -64,6 +65,8 @@ def build_config(args):
         cfg.auto_scale_lr.enable = True
 
     notes = [apply_resume(cfg, args.resume)]
+    check_checkpoint_file(cfg.get('load_from'),
+                          '--resume' if cfg.get('resume') else 'load_from')
     install_training_hooks(cfg)
     setup_cpu_distributed(cfg, args.launcher)
     return cfg, [note for note in notes if note]
@@ -71,7 +74,10 @@ def build_config(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg, notes = build_config(args)
+    try:
+        cfg, notes = build_config(args)
+    except FileNotFoundError as error:
+        raise SystemExit(f'train.py: error: {error}')
     runner = Runner.from_cfg(cfg)
     for note in notes:
         runner.logger.info(note)

@@ -4,6 +4,7 @@ from .optim import FasterNetLayerDecayOptimWrapperConstructor
 from .resume import apply_resume, find_resumable_checkpoint
 from .tasks import (EVAL_METRICS, add_runner_arguments, apply_eval_metrics,
                     apply_format_only, apply_tta, apply_visualization,
+                    check_checkpoint_file,
                     install_test_hooks, install_training_hooks, load_config,
                     result_dump_metric, setup_cpu_distributed,
                     shutdown_distributed, task_of)
@@ -17,7 +18,8 @@ __all__ = [
     'FasterNetLayerDecayOptimWrapperConstructor', 'RNGStateHook',
     'SafeCheckpointHook', 'EVAL_METRICS', 'add_runner_arguments',
     'apply_eval_metrics', 'apply_format_only', 'apply_resume', 'apply_tta',
-    'apply_test_options', 'apply_visualization', 'display_problem',
+    'apply_test_options', 'apply_visualization', 'check_checkpoint_file',
+    'display_problem',
     'eval_metrics_help', 'find_resumable_checkpoint', 'has_mask_head',
     'install_test_hooks', 'install_training_hooks', 'load_config',
     'resolve_show_dir', 'result_dump_metric', 'setup_cpu_distributed',

@@ -2,6 +2,7 @@
 segmentation and classification configs with one pair of scripts."""
 import os
 import os.path as osp
+import re
 from typing import Optional
 
 import torch
@@ -47,6 +48,23 @@ def install_test_hooks(cfg: Config) -> None:
     """What ``tools/test.py`` adds to every config: the checkpoint must hold
     the whole model (:class:`CheckpointCoverageHook`)."""
     _add_custom_hook(cfg, dict(type='CheckpointCoverageHook', strict=True))
+
+
+def check_checkpoint_file(path: Optional[str], what: str) -> None:
+    """Raise one clear error, before anything is built, when a local
+    checkpoint path given to the tools does not exist (URLs and other
+    backends are left to mmengine).
+
+    Raises:
+        FileNotFoundError: naming ``what`` (the option) and the path.
+    """
+    if path is None or re.match(r'^[a-zA-Z0-9+]+://', str(path)):
+        return
+    if not osp.isfile(path):
+        near = osp.dirname(osp.abspath(path))
+        hint = (f' ({near} holds: {", ".join(sorted(os.listdir(near))[:8])})'
+                if osp.isdir(near) else f' ({near} does not exist)')
+        raise FileNotFoundError(f'{what}: no file {path!r}{hint}.')
 
 
 def task_of(cfg: Config) -> str:
