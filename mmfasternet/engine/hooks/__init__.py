@@ -1,3 +1,4 @@
+from .damaged_sample_hook import DamagedSampleHook
 from .deploy_hook import DeployHook
 
-__all__ = ['DeployHook']
+__all__ = ['DamagedSampleHook', 'DeployHook']
