@@ -16,6 +16,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.runner import Runner  # noqa: E402
 
+from mmfasternet.datasets import prepare_datasets  # noqa: E402
 from mmfasternet.engine import (EVAL_METRICS, DeployHook,  # noqa: E402
                                 add_runner_arguments, apply_eval_metrics,
                                 apply_format_only, apply_tta,
@@ -92,6 +93,7 @@ def main(argv=None):
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error('--out must name a .pkl file')
     cfg, task = build_config(parser, args)
+    prepare_datasets(cfg, task, ('test', ))
     runner = Runner.from_cfg(cfg)
     if args.deploy:
         runner.register_hook(DeployHook())

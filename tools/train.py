@@ -17,8 +17,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmfasternet.datasets import prepare_datasets  # noqa: E402
 from mmfasternet.engine import (add_runner_arguments, load_config,  # noqa
-                                setup_cpu_distributed, shutdown_distributed)
+                                setup_cpu_distributed, shutdown_distributed,
+                                task_of)
 
 
 def parse_args(argv=None):
@@ -35,6 +37,14 @@ def parse_args(argv=None):
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or without a path from the '
         'latest checkpoint in the work dir')
+    parser.add_argument(
+        '--on-damaged', choices=['skip', 'error'], default='skip',
+        help='a damaged or missing training image: skip the sample with a '
+        'warning naming the file (default), or stop with an error')
+    parser.add_argument(
+        '--check-data', action='store_true',
+        help='first read every annotation and image header of the train '
+        'and val sets (tools/misc/check_dataset.py) and stop on problems')
     add_runner_arguments(parser, 'train_cfg.max_epochs=1')
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -75,6 +85,8 @@ def build_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
+    prepare_datasets(cfg, task_of(cfg), ('train', 'val'), args.on_damaged,
+                     full_check=args.check_data)
     runner = Runner.from_cfg(cfg)
     runner.train()
     shutdown_distributed()
