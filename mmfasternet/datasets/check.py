@@ -36,7 +36,8 @@ class SplitSummary(NamedTuple):
     split: str
     key: str
     samples: int
-    files: int
+    files: int  # files read here
+    reused: int  # samples whose files an earlier dataset had read
     build_seconds: float  # building the dataset (parsing annotations)
     seconds: float  # checking the files
     same_as: Optional[str]
@@ -67,8 +68,10 @@ class DatasetReport:
             rate = s.files / s.seconds if s.seconds else float('inf')
             lines.append(f'{s.split}: {s.key}: {s.samples} samples '
                          f'(annotations read in {s.build_seconds:.1f} s), '
-                         f'{s.files} files checked in {s.seconds:.2f} s '
-                         f'({rate:.0f} files/s)')
+                         f'{s.files} files read in {s.seconds:.2f} s '
+                         f'({rate:.0f} files/s)' +
+                         (f'; those of {s.reused} samples checked above'
+                          if s.reused else ''))
         if not self.problems:
             lines.append('No problems found.')
             return '\n'.join(lines)
@@ -183,6 +186,7 @@ def check_datasets(cfg: Config, task: str,
     if any(p.kind == 'missing_path' for p in report.problems):
         return report
     seen = {}
+    inspected = {}  # (img_path, seg_map_path) -> result, across datasets
     for spec in dataset_specs(cfg, splits):
         identity = (_type_name(spec.cfg.get('type')), spec.ann_file,
                     tuple(sorted(spec.prefixes.items())), spec.data_root,
@@ -190,7 +194,7 @@ def check_datasets(cfg: Config, task: str,
                     repr(spec.cfg.get('filter_cfg')))
         if identity in seen:
             report.splits.append(
-                SplitSummary(spec.split, spec.key, 0, 0, 0., 0.,
+                SplitSummary(spec.split, spec.key, 0, 0, 0, 0., 0.,
                              seen[identity]))
             continue
         seen[identity] = spec.key
@@ -202,16 +206,28 @@ def check_datasets(cfg: Config, task: str,
         infos = [dataset.get_data_info(i) for i in range(len(dataset))]
         tasks = [(info['img_path'], info.get('seg_map_path'), backend_args,
                   orientation, decode) for info in infos]
-        results = _run(tasks, nproc, progress)
+        new_tasks = list({t[:2]: t for t in tasks
+                          if t[:2] not in inspected}.values())
+        inspected.update(
+            zip((t[:2] for t in new_tasks), _run(new_tasks, nproc,
+                                                  progress)))
+        results = [inspected[t[:2]] for t in tasks]
         classes = dataset.metainfo.get('classes')
         for info, (image, seg, values) in zip(infos, results):
             report.problems += _sample_problems(spec.key, task, info, image,
                                                 seg, values, classes,
                                                 dataset)
-        files = len(tasks) + sum(1 for t in tasks if t[1])
+        files = len(new_tasks) + sum(1 for t in new_tasks if t[1])
         report.splits.append(
             SplitSummary(spec.split, spec.key, len(tasks), files,
-                         built - start, time.perf_counter() - built, None))
+                         len(tasks) - len(new_tasks), built - start,
+                         time.perf_counter() - built, None))
+    # a file shared by several datasets is reported once
+    unique = {}
+    for problem in report.problems:
+        unique.setdefault((problem.kind, problem.path, problem.message),
+                          problem)
+    report.problems = list(unique.values())
     return report
 
 

@@ -125,7 +125,7 @@ def damage_of_file(path: str) -> Optional[str]:
 
     Reads its first 32 bytes and last KiB; the whole file only when a JPEG
     or PNG does not end with its end marker (to tell a trailer from a
-    truncation). About 20 us per file from the page cache.
+    truncation). About 10 us per file from the page cache.
 
     Returns:
         str or None: ``'missing (no such file)'``, ``'a directory, not a

@@ -59,7 +59,7 @@ class CheckedLoading(BaseTransform):
     checked for being missing, empty or truncated (a JPEG without its
     end-of-image marker, a PNG without its IEND chunk; see
     :func:`mmfasternet.datasets.integrity.damage_of_file`; local files
-    only, about 20 us each). If a wrapped transform then raises, the file
+    only, about 10 us each). If a wrapped transform then raises, the file
     is decoded once more on its own: if it cannot be, the sample is damaged;
     if it can, the original exception is raised unchanged (it is not the
     file's fault).
