@@ -85,7 +85,11 @@ def det_options(root, workers=0, batch=2):
     ann = f'{root}/annotations/instances_val2017.json'
     return loader_options(f'{root}/', workers, batch) + [
         f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}',
-        'image_scale=(64,64)', 'train_cfg.max_epochs=1',
+        # the pipelines' Resize (the config's image_scale is already used)
+        'train_dataloader.dataset.pipeline.2.scale=(64,64)',
+        'val_dataloader.dataset.pipeline.1.scale=(64,64)',
+        'test_dataloader.dataset.pipeline.1.scale=(64,64)',
+        'train_cfg.max_epochs=1',
         'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=100',
         # fewer RoIs: the mask head dominates the time of a step
         'model.train_cfg.rpn_proposal.max_per_img=32',
@@ -391,7 +395,8 @@ def test_head_num_classes_other_than_the_classes_is_an_error(
 
 @pytest.mark.parametrize('config', [
     'maskrcnn_fasternet_s_ms-3x_coco.py', 'upernet_fasternet_t0_ade20k.py',
-    'fasternet_t0_imagenet.py', 'examples/maskrcnn_fasternet_s_custom_dataset.py'
+    'fasternet_t0_imagenet.py',
+    'examples/maskrcnn_fasternet_s_custom_dataset.py'
 ])
 def test_shipped_configs_fit_their_classes(config):
     """No false alarm on the COCO (through RepeatDataset), ADE20K (decode
@@ -469,7 +474,7 @@ def test_missing_dataset_is_one_error_naming_path_key_and_docs(
     assert not (tmp_path / 'work').exists()
 
 
-# -- the full check ------------------------------------------------------------
+# -- the full check ----------------------------------------------------------
 
 def check_dataset(argv, capsys):
     code = load_tool('misc/check_dataset.py').main(argv)
