@@ -4,6 +4,7 @@ Importing this package registers ``FasterNet`` in mmengine's root ``MODELS``
 registry, which the mmdet, mmseg and mmpretrain registries fall back to, so
 ``custom_imports=dict(imports=['mmfasternet'])`` is all a config needs.
 """
+from . import datasets  # noqa: F401  (registers CheckedLoading)
 from .checkpoints import ORIGINAL_CHECKPOINTS
 from .engine import FasterNetLayerDecayOptimWrapperConstructor
 from .models import FasterNet

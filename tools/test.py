@@ -21,6 +21,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.runner import Runner  # noqa: E402
 
+from mmfasternet.datasets import prepare_datasets  # noqa: E402
 from mmfasternet.engine import (DeployHook, add_runner_arguments,  # noqa
                                 apply_test_options, check_checkpoint_file,
                                 eval_metrics_help, install_test_hooks,
@@ -93,6 +94,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg, task, outputs = build_config(parser, args)
+    prepare_datasets(cfg, task, ('test', ))
     runner = Runner.from_cfg(cfg)
     if args.deploy:
         runner.register_hook(DeployHook())

@@ -16,10 +16,12 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.runner import Runner  # noqa: E402
 
+from mmfasternet.datasets import prepare_datasets  # noqa: E402
 from mmfasternet.engine import (add_runner_arguments, apply_resume,  # noqa
                                 check_checkpoint_file,
                                 install_training_hooks, load_config,
-                                setup_cpu_distributed, shutdown_distributed)
+                                setup_cpu_distributed, shutdown_distributed,
+                                task_of)
 
 
 def parse_args(argv=None):
@@ -36,6 +38,14 @@ def parse_args(argv=None):
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or without a path from the '
         'latest checkpoint in the work dir')
+    parser.add_argument(
+        '--on-damaged', choices=['skip', 'error'], default='skip',
+        help='a damaged or missing training image: skip the sample with a '
+        'warning naming the file (default), or stop with an error')
+    parser.add_argument(
+        '--check-data', action='store_true',
+        help='first read every annotation and image header of the train '
+        'and val sets (tools/misc/check_dataset.py) and stop on problems')
     add_runner_arguments(parser, 'train_cfg.max_epochs=1')
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -78,6 +88,8 @@ def main(argv=None):
         cfg, notes = build_config(args)
     except FileNotFoundError as error:
         raise SystemExit(f'train.py: error: {error}')
+    prepare_datasets(cfg, task_of(cfg), ('train', 'val'), args.on_damaged,
+                     full_check=args.check_data)
     runner = Runner.from_cfg(cfg)
     for note in notes:
         runner.logger.info(note)

@@ -1,9 +1,10 @@
 from .checkpoint_coverage_hook import CheckpointCoverageHook
 from .checkpoint_hook import SafeCheckpointHook
+from .damaged_sample_hook import DamagedSampleHook
 from .deploy_hook import DeployHook
 from .rng_state_hook import RNGStateHook
 
 __all__ = [
-    'CheckpointCoverageHook', 'DeployHook', 'RNGStateHook',
-    'SafeCheckpointHook'
+    'CheckpointCoverageHook', 'DamagedSampleHook', 'DeployHook',
+    'RNGStateHook', 'SafeCheckpointHook'
 ]
