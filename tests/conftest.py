@@ -83,3 +83,15 @@ def parse_metrics(log):
         name: float(value)
         for name, value in re.findall(r'(\S+)=(-?[\d.]+)', line[-1])
     }
+
+
+def load_tool(name):
+    """``tools/<name>.py`` as a module, to call its ``main(argv)`` in this
+    process (loaded by path: ``tools/test.py`` is not importable as
+    ``test``)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        f'mmfasternet_tool_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -5,7 +5,6 @@ checkpoint per task trained by tools/train.py; every option a config cannot
 serve is one argparse error, before anything is built."""
 import contextlib
 import glob
-import importlib.util
 import itertools
 import os.path as osp
 import pickle
@@ -17,6 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import load_tool
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO = osp.join(REPO, 'configs', 'demo')
 DET_DEMO = osp.join(DEMO, 'maskrcnn_fasternet_t0_shapes_demo.py')
@@ -26,13 +27,6 @@ LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 NUM_TEST_IMAGES = dict(detection=4, segmentation=4, classification=6)
 _runs = itertools.count()
 
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'mmfasternet_tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_tool(name, argv, cwd):

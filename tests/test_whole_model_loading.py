@@ -5,7 +5,6 @@ of classes) keep working and are reported in one line.
 Paths: tools/test.py's checkpoint, tools/train.py's load_from and --resume
 (Runner), the mmdet/mmseg/mmpretrain inferencers and init helpers (plain
 mmengine loading, where the FasterNet backbone checks its own part)."""
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -19,19 +18,14 @@ from mmengine.registry import init_default_scope
 from mmfasternet import FasterNet
 from mmfasternet.models.utils import CheckpointMismatchError
 
+from conftest import load_tool
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DET_DEMO = osp.join(REPO, 'configs', 'demo',
                     'maskrcnn_fasternet_t0_shapes_demo.py')
 SEG_DEMO = osp.join(REPO, 'configs', 'demo', 'fpn_fasternet_t0_shapes_demo.py')
 CLS_DEMO = osp.join(REPO, 'configs', 'demo', 'fasternet_t0_shapes_demo.py')
 
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'mmfasternet_tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
