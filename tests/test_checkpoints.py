@@ -345,3 +345,37 @@ def test_whole_model_state_dicts_are_checked_by_the_backbone(tmp_path):
         ours = parent.backbone.eval()(x)[-1]
         theirs = timm_model.eval().forward_features(x)
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_inspect_checkpoint_names_layout_variant_and_kind(tmp_path):
+    from mmfasternet.models.utils import inspect_checkpoint
+    model = trained_backbone(arch='t1', out_norm=False)
+    original = original_release_state_dict(model)
+    info = inspect_checkpoint(original)
+    assert (info.layout, info.arch['name']) == ('original', 't1')
+    assert info.description == 'a FasterNet-T1 backbone (original layout)'
+    assert set(info.state_dict) == set(original)
+
+    timm_model = timm.create_model('fasternet_t2', pretrained=False)
+    info = inspect_checkpoint(dict(state_dict=timm_model.state_dict()))
+    assert (info.layout, info.arch['name']) == ('timm', 't2')
+    assert 'head.weight' in info.state_dict  # timm's classifier, renamed
+
+    whole = {f'backbone.{k}': v for k, v in model.state_dict().items()}
+    whole.update({'neck.conv.weight': torch.zeros(1),
+                  'roi_head.fc.weight': torch.zeros(1)})
+    info = inspect_checkpoint(
+        dict(state_dict=whole, meta=dict(dataset_meta=dict(
+            classes=('a', 'b')))))
+    assert info.arch['name'] == 't1' and info.layout == 'original'
+    assert info.description == ('a detector (backbone, neck, roi_head) with '
+                                'a FasterNet-T1 backbone, trained on 2 '
+                                'classes')
+    classifier = dict(whole)
+    classifier.update({'head.fc.weight': original['head.weight'],
+                       'head.fc.bias': original['head.bias'],
+                       'head.avgpool_pre_head.1.weight':
+                       original['avgpool_pre_head.1.weight']})
+    info = inspect_checkpoint(dict(state_dict=classifier))
+    assert info.layout == 'classifier'
+    assert torch.equal(info.state_dict['head.weight'], original['head.weight'])

@@ -13,7 +13,7 @@ Layouts (see ``docs`` and REFERENCE):
 import os.path as osp
 import re
 from collections import OrderedDict
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -479,3 +479,40 @@ def describe_checkpoint(state_dict: Dict[str, torch.Tensor],
     if classes:
         text += f', trained on {len(classes)} classes'
     return text
+
+
+class CheckpointInfo(NamedTuple):
+    """What :func:`inspect_checkpoint` found in a checkpoint."""
+    layout: str  # 'original', 'timm' or 'classifier' (mmpretrain's names)
+    arch: Optional[dict]  # infer_arch(): name, embed_dims, depths
+    state_dict: Dict[str, torch.Tensor]  # FasterNet tensors, original names
+    meta: dict  # the checkpoint's ``meta``, if any
+    description: str  # describe_checkpoint()
+
+
+def inspect_checkpoint(checkpoint: Union[str, dict],
+                       prefix: Optional[str] = None) -> CheckpointInfo:
+    """Read any FasterNet checkpoint (a path, or what ``torch.load`` gave)
+    and say what it holds: its layout, the variant, and its FasterNet
+    tensors under the original names (backbone, output norms, and the
+    ImageNet head, also from an mmpretrain classifier's
+    ``FasterNetClsHead``). ``prefix`` selects a sub-module as in
+    ``init_cfg``; by default the ``backbone.`` part of a whole model.
+
+    Raises:
+        FileNotFoundError, CheckpointMismatchError: as
+            :func:`read_checkpoint`.
+    """
+    if isinstance(checkpoint, str):
+        checkpoint = read_checkpoint(checkpoint)
+    unwrapped = unwrap_state_dict(checkpoint)
+    state_dict = select_prefix(unwrapped, prefix)
+    state_dict, layout = to_original_layout(state_dict)
+    head = classifier_head_to_original(unwrapped) if prefix is None else {}
+    if head:
+        layout = 'classifier'
+        state_dict.update(head)
+    meta = checkpoint.get('meta') if isinstance(checkpoint.get('meta'),
+                                                dict) else {}
+    return CheckpointInfo(layout, infer_arch(state_dict), state_dict, meta,
+                          describe_checkpoint(unwrapped, meta))
