@@ -34,7 +34,7 @@ def fold_batchnorms(model: nn.Module, *example_inputs) -> nn.Module:
     import torch
     from torch.nn.modules.batchnorm import _BatchNorm
 
-    from .models.utils.fusion import fuse_conv_bn
+    from ..models.utils.fusion import fuse_conv_bn
 
     model.eval()
     conv_outputs = {}  # id -> (tensor kept alive so ids stay unique, conv)
