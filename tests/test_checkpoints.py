@@ -10,7 +10,7 @@ import torch
 
 from mmfasternet import FasterNet
 from mmfasternet.models.utils import CheckpointMismatchError
-from mmfasternet.models.utils.checkpoint import infer_arch
+from mmfasternet.models.utils.checkpoint_diagnosis import infer_arch
 
 from conftest import randomize_norm_stats
 
@@ -297,7 +297,8 @@ def test_mismatch_from_an_option_names_the_option(tmp_path, option, expected):
 
 
 def test_options_of_the_checkpoint_are_read_back(tmp_path):
-    from mmfasternet.models.utils.checkpoint import checkpoint_settings
+    from mmfasternet.models.utils.checkpoint_diagnosis import (
+        checkpoint_settings)
     model = FasterNet(arch='t1', in_channels=1, n_div=2, mlp_ratio=3.,
                       layer_scale_init_value=0.1, out_norm=False)
     assert checkpoint_settings(model.state_dict()) == dict(

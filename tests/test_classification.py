@@ -169,7 +169,7 @@ def test_timm_and_original_weights_give_timm_logits(tmp_path, arch):
     conversion step): the same logits."""
     from mmengine.runner import load_checkpoint
 
-    from mmfasternet.models.utils.checkpoint import timm_to_original
+    from mmfasternet.models.utils.state_dict_layouts import timm_to_original
     reference_model = timm_fasternet(arch)
     state_dict = reference_model.state_dict()
     torch.save(state_dict, tmp_path / 'timm.pth')
@@ -191,7 +191,7 @@ def test_wrong_variant_or_foreign_checkpoint_raises(tmp_path):
     from mmengine.runner import load_checkpoint
 
     from mmfasternet.models.utils import CheckpointMismatchError
-    from mmfasternet.models.utils.checkpoint import timm_to_original
+    from mmfasternet.models.utils.state_dict_layouts import timm_to_original
     torch.save(timm_to_original(timm_fasternet('t1').state_dict()),
                tmp_path / 't1.pth')
     torch.save({'conv.weight': torch.zeros(3)}, tmp_path / 'foreign.pth')
@@ -331,8 +331,10 @@ def test_original_and_timm_layouts_test_the_same(trained, tmp_path):
     it (a flat state dict with avgpool_pre_head/head) and in timm's layout,
     evaluates to the same top-1 straight through tools/test.py; another
     variant's config refuses it with one clear error."""
-    from mmfasternet.models.utils.checkpoint import (
-        classifier_head_to_original, select_prefix, unwrap_state_dict)
+    from mmfasternet.models.heads.fasternet_head_keys import (
+        classifier_head_to_original)
+    from mmfasternet.models.utils.checkpoint_loading import unwrap_state_dict
+    from mmfasternet.models.utils.state_dict_layouts import select_prefix
     state_dict = unwrap_state_dict(torch.load(
         trained['checkpoint'], map_location='cpu', weights_only=True))
     original = OrderedDict(select_prefix(state_dict, 'backbone.'))
@@ -484,7 +486,7 @@ def test_imagenet_config_evaluates_an_original_release_file(trained,
     real config's ImageNet dataset, 248/224 test pipeline and top-1/top-5
     evaluator, with a 1000-class file in the original release's layout
     (random weights, so only the wiring is checked)."""
-    from mmfasternet.models.utils.checkpoint import timm_to_original
+    from mmfasternet.models.utils.state_dict_layouts import timm_to_original
     path = tmp_path / 'fasternet_t0-epoch.281-val_acc1.71.9180.pth'
     torch.save(timm_to_original(timm_fasternet('t0').state_dict()), path)
     config = osp.join(REPO, 'configs', 'fasternet_t0_imagenet.py')

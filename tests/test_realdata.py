@@ -483,8 +483,9 @@ def test_classifier_inferencer_on_imagenet_photos(tmp_path):
     from mmengine.dataset import Compose
     from mmpretrain import ImageClassificationInferencer
 
-    from mmfasternet.models.utils.checkpoint import (
-        classifier_head_to_original, select_prefix)
+    from mmfasternet.models.heads.fasternet_head_keys import (
+        classifier_head_to_original)
+    from mmfasternet.models.utils.state_dict_layouts import select_prefix
     photos = dataset_dir('imagenet_sample')
     rows = [line.split('\t') for line in open(
         osp.join(photos, 'labels.tsv')).read().splitlines()[1:]]

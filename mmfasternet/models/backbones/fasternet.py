@@ -18,10 +18,12 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils.checkpoint import (CheckpointMismatchError,
-                                adapt_classifier_state_dict,
-                                check_backbone_state,
-                                load_pretrained_backbone, to_original_layout)
+from ..utils.arch_settings import ARCH_SETTINGS
+from ..utils.checkpoint_diagnosis import (CheckpointMismatchError,
+                                          check_backbone_state)
+from ..utils.checkpoint_loading import (adapt_classifier_state_dict,
+                                        load_pretrained_backbone)
+from ..utils.state_dict_layouts import to_original_layout
 from ..utils.fusion import conv_with_folded_bn, fuse_conv_bn
 
 PCONV_FORWARD_TYPES = ('split_cat', 'split_mlp')
@@ -361,20 +363,7 @@ class FasterNet(BaseModule):
         (1, 320, 7, 7)
     """
 
-    arch_settings: Dict[str, dict] = {
-        't0': dict(embed_dims=40, depths=(1, 2, 8, 2),
-                   act_cfg=dict(type='GELU')),
-        't1': dict(embed_dims=64, depths=(1, 2, 8, 2),
-                   act_cfg=dict(type='GELU')),
-        't2': dict(embed_dims=96, depths=(1, 2, 8, 2),
-                   act_cfg=dict(type='ReLU', inplace=True)),
-        's': dict(embed_dims=128, depths=(1, 2, 13, 2),
-                  act_cfg=dict(type='ReLU', inplace=True)),
-        'm': dict(embed_dims=144, depths=(3, 4, 18, 3),
-                  act_cfg=dict(type='ReLU', inplace=True)),
-        'l': dict(embed_dims=192, depths=(3, 4, 18, 3),
-                  act_cfg=dict(type='ReLU', inplace=True)),
-    }
+    arch_settings: Dict[str, dict] = ARCH_SETTINGS
     num_stages = 4
 
     def __init__(self,

@@ -1,10 +1,14 @@
-from .checkpoint import (CheckpointInfo, CheckpointMismatchError,
-                         inspect_checkpoint, load_pretrained_backbone,
-                         read_checkpoint, to_original_layout,
-                         unwrap_state_dict)
+"""What the FasterNet backbone and head are built from: the arch table,
+checkpoint layouts, reading and diagnosis, and the PConv + MLP forms."""
+from .arch_settings import ARCH_SETTINGS
+from .checkpoint_diagnosis import CheckpointMismatchError
+from .checkpoint_loading import (CheckpointInfo, inspect_checkpoint,
+                                 load_pretrained_backbone, read_checkpoint,
+                                 unwrap_state_dict)
+from .state_dict_layouts import to_original_layout
 
 __all__ = [
-    'CheckpointInfo', 'CheckpointMismatchError', 'inspect_checkpoint',
-    'load_pretrained_backbone', 'read_checkpoint', 'to_original_layout',
-    'unwrap_state_dict'
+    'ARCH_SETTINGS', 'CheckpointInfo', 'CheckpointMismatchError',
+    'inspect_checkpoint', 'load_pretrained_backbone', 'read_checkpoint',
+    'to_original_layout', 'unwrap_state_dict'
 ]

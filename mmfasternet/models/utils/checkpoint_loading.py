@@ -1,0 +1,206 @@
+"""Reading FasterNet weights from any checkpoint a user holds (the layouts
+of :mod:`.state_dict_layouts`) and loading them into a backbone or a whole
+mmpretrain classifier, refusing files that do not fit."""
+import os.path as osp
+import re
+from collections import OrderedDict
+from typing import Dict, List, NamedTuple, Optional, Union
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+
+from ..heads.fasternet_head_keys import (CLASSIFIER_HEAD_PREFIX,
+                                         classifier_head_to_original,
+                                         original_to_classifier_key)
+from .checkpoint_diagnosis import (CheckpointMismatchError,
+                                   check_backbone_state, describe_checkpoint,
+                                   infer_arch, shorten_keys)
+from .state_dict_layouts import select_prefix, to_original_layout
+
+__all__ = [
+    'CheckpointInfo', 'adapt_classifier_state_dict', 'inspect_checkpoint',
+    'load_pretrained_backbone', 'read_checkpoint', 'unwrap_state_dict'
+]
+
+_WRAPPER_KEYS = ('state_dict', 'model', 'module', 'model_state_dict')
+
+
+def read_checkpoint(filename: str, map_location='cpu') -> dict:
+    """Load a checkpoint file (or URL) with one clear error per failure.
+
+    Raises:
+        FileNotFoundError: a local ``filename`` that does not exist.
+        CheckpointMismatchError: a file torch cannot read, or one that
+            holds something other than a dict.
+    """
+    is_remote = re.match(r'^[a-z0-9+]+://', filename) is not None
+    if not is_remote and not osp.isfile(filename):
+        raise FileNotFoundError(
+            f'FasterNet checkpoint not found: {filename!r}. Download the '
+            f'weights to that path (see the README, "Pretrained weights"), '
+            f'fix the path, or set the backbone\'s init_cfg=None (to train '
+            f'from scratch, or when load_from provides all weights).')
+    from mmengine.runner.checkpoint import CheckpointLoader
+    try:
+        checkpoint = CheckpointLoader.load_checkpoint(
+            filename, map_location=map_location)
+    except Exception as error:  # torch.load raises many unrelated types
+        raise CheckpointMismatchError(
+            f'{filename!r} could not be read as a PyTorch checkpoint '
+            f'({type(error).__name__}: {error}). Pass a .pth/.pt file '
+            f'saved by torch.save.') from error
+    if not isinstance(checkpoint, dict):
+        raise CheckpointMismatchError(
+            f'{filename!r} holds a {type(checkpoint).__name__}, not a '
+            f'state dict or a dict with a "state_dict" entry.')
+    return checkpoint
+
+
+def unwrap_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
+    """The tensor dict inside a checkpoint, with a DDP ``module.`` prefix
+    removed."""
+    for key in _WRAPPER_KEYS:
+        if isinstance(checkpoint.get(key), dict):
+            checkpoint = checkpoint[key]
+            break
+    state_dict = OrderedDict(
+        (key, value) for key, value in checkpoint.items()
+        if isinstance(value, torch.Tensor))
+    if state_dict and all(key.startswith('module.') for key in state_dict):
+        state_dict = OrderedDict(
+            (key[len('module.'):], value) for key, value in state_dict.items())
+    return state_dict
+
+
+def load_pretrained_backbone(model: nn.Module,
+                             filename: str,
+                             prefix: Optional[str] = None,
+                             map_location='cpu') -> Dict[str, List[str]]:
+    """Load FasterNet weights from ``filename`` into the backbone ``model``.
+
+    Accepts every layout of :mod:`.state_dict_layouts`. Output norms
+    (``norm0/2/4/6``, new in dense prediction) and the classification head
+    may be absent from one side; anything else that does not match raises
+    :class:`CheckpointMismatchError`, so a wrong file never leaves the model
+    silently at random init. Logs one summary line.
+
+    Returns:
+        dict: ``loaded``, ``missing`` and ``ignored`` key lists.
+
+    Raises:
+        FileNotFoundError, CheckpointMismatchError: see
+            :func:`read_checkpoint` and
+            :func:`~.checkpoint_diagnosis.check_backbone_state`.
+    """
+    checkpoint = read_checkpoint(filename, map_location)
+    state_dict = select_prefix(unwrap_state_dict(checkpoint), prefix)
+    state_dict, layout = to_original_layout(state_dict)
+    arch_name = getattr(model, 'arch', {}).get('name', '?')
+    match = check_backbone_state(
+        model, state_dict, repr(filename),
+        f'Build the backbone with the matching arch, or point init_cfg '
+        f'at the checkpoint of arch {arch_name!r}.', prefix)
+
+    loaded, missing, ignored = (match['loaded'], match['missing'],
+                                match['ignored'])
+    incompatible = model.load_state_dict(
+        OrderedDict((key, state_dict[key]) for key in loaded), strict=False)
+    assert not incompatible.unexpected_keys
+    summary = (f'FasterNet-{arch_name}: loaded {len(loaded)} tensors from '
+               f'{filename} ({layout} layout')
+    summary += f', prefix {prefix!r})' if prefix else ')'
+    if missing:
+        summary += (f'; kept fresh (not in the checkpoint): '
+                    f'{shorten_keys(missing)}')
+    if ignored:
+        summary += f'; ignored (not in the backbone): {shorten_keys(ignored)}'
+    print_log(summary, logger='current')
+    return dict(loaded=loaded, missing=missing, ignored=ignored)
+
+
+def adapt_classifier_state_dict(backbone: nn.Module,
+                                state_dict: Dict[str, torch.Tensor],
+                                prefix: str = '') -> Optional[str]:
+    """Make a whole-classifier checkpoint fit an mmpretrain
+    ``ImageClassifier`` with a FasterNet backbone, in place.
+
+    An original or timm ImageNet state dict (``patch_embed.``, ``stages.``,
+    ``avgpool_pre_head.1.``, ``head.``; or timm's names) under ``prefix`` is
+    renamed to the classifier's (``backbone.``, and the head's names given
+    by :mod:`~mmfasternet.models.heads.fasternet_head_keys`); an
+    mmpretrain/mmfasternet one (``backbone.``) is kept. Either way,
+    FasterNet weights that do not fit ``backbone`` (another variant, missing
+    tensors) raise :class:`CheckpointMismatchError` instead of mmengine's
+    warning, and so does a state dict with nothing for the backbone at all.
+
+    Returns:
+        str | None: the layout found (``'original'``, ``'timm'``,
+        ``'classifier'``), None for an empty state dict.
+    """
+    local = OrderedDict((key[len(prefix):], state_dict[key])
+                        for key in list(state_dict)
+                        if key.startswith(prefix))
+    if not local:
+        return None
+    if any(key.startswith('backbone.') for key in local):
+        layout = 'classifier'
+    else:
+        local, layout = to_original_layout(local)
+        renamed = OrderedDict()
+        for key, value in local.items():
+            head_key = original_to_classifier_key(key, CLASSIFIER_HEAD_PREFIX)
+            renamed[head_key or 'backbone.' + key] = value
+        for key in list(state_dict):
+            if key.startswith(prefix):
+                del state_dict[key]
+        state_dict.update(
+            (prefix + key, value) for key, value in renamed.items())
+        local = renamed
+
+    arch_name = getattr(backbone, 'arch', {}).get('name', '?')
+    check_backbone_state(
+        backbone, select_prefix(local, 'backbone.'),
+        f'The checkpoint loaded into this FasterNet classifier '
+        f'({layout} layout)',
+        f'Load the checkpoint of arch {arch_name!r} (configs/'
+        f'fasternet_{arch_name}_imagenet.py), or the config of the '
+        f'checkpoint\'s variant.')
+    return layout
+
+
+class CheckpointInfo(NamedTuple):
+    """What :func:`inspect_checkpoint` found in a checkpoint."""
+    layout: str  # 'original', 'timm' or 'classifier' (mmpretrain's names)
+    arch: Optional[dict]  # infer_arch(): name, embed_dims, depths
+    state_dict: Dict[str, torch.Tensor]  # FasterNet tensors, original names
+    meta: dict  # the checkpoint's ``meta``, if any
+    description: str  # describe_checkpoint()
+
+
+def inspect_checkpoint(checkpoint: Union[str, dict],
+                       prefix: Optional[str] = None) -> CheckpointInfo:
+    """Read any FasterNet checkpoint (a path, or what ``torch.load`` gave)
+    and say what it holds: its layout, the variant, and its FasterNet
+    tensors under the original names (backbone, output norms, and the
+    ImageNet head, also from an mmpretrain classifier's
+    ``FasterNetClsHead``). ``prefix`` selects a sub-module as in
+    ``init_cfg``; by default the ``backbone.`` part of a whole model.
+
+    Raises:
+        FileNotFoundError, CheckpointMismatchError: as
+            :func:`read_checkpoint`.
+    """
+    if isinstance(checkpoint, str):
+        checkpoint = read_checkpoint(checkpoint)
+    unwrapped = unwrap_state_dict(checkpoint)
+    state_dict = select_prefix(unwrapped, prefix)
+    state_dict, layout = to_original_layout(state_dict)
+    head = classifier_head_to_original(unwrapped) if prefix is None else {}
+    if head:
+        layout = 'classifier'
+        state_dict.update(head)
+    meta = checkpoint.get('meta') if isinstance(checkpoint.get('meta'),
+                                                dict) else {}
+    return CheckpointInfo(layout, infer_arch(state_dict), state_dict, meta,
+                          describe_checkpoint(unwrapped, meta))
