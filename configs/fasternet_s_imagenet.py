@@ -11,7 +11,11 @@ _base_ = [
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmfasternet'], allow_failed_imports=False)
+# mmfasternet registers the backbone; the head, which subclasses mmpretrain's
+# ClsHead, is registered by its own module.
+custom_imports = dict(
+    imports=['mmfasternet', 'mmfasternet.models.heads.fasternet_head'],
+    allow_failed_imports=False)
 
 model = dict(
     type='ImageClassifier',

@@ -207,18 +207,44 @@ def test_wrong_variant_or_foreign_checkpoint_raises(tmp_path):
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
-def test_importing_mmfasternet_registers_the_head_lazily():
+def test_the_head_is_registered_by_its_module_with_mmpretrain_losses():
+    """``import mmfasternet`` neither imports mmpretrain nor registers the
+    head; importing ``mmfasternet.models.heads.fasternet_head`` (what the
+    classification configs' custom_imports do) registers the class, which
+    takes its loss from mmpretrain's registry under any scope: mmdet's
+    would give its own CrossEntropyLoss and has no LabelSmoothLoss."""
     code = ('import sys, mmfasternet\n'
-            'from mmengine.registry import MODELS\n'
+            'from mmengine.registry import MODELS, DefaultScope\n'
             'assert "mmpretrain" not in sys.modules\n'
-            'head = MODELS.build(dict(type="FasterNetClsHead", '
-            'num_classes=5, in_channels=8))\n'
-            'print(type(head).__mro__[1].__module__)')
+            'assert "FasterNetClsHead" not in MODELS.module_dict\n'
+            'import mmdet.registry\n'
+            'import mmfasternet.models.heads.fasternet_head as module\n'
+            'assert MODELS.get("FasterNetClsHead") is module.FasterNetClsHead\n'
+            'with DefaultScope.overwrite_default_scope("mmdet"):\n'
+            '    heads = [MODELS.build(dict(type="FasterNetClsHead", '
+            'num_classes=5, in_channels=8, **loss)) for loss in '
+            '(dict(), dict(loss=dict(type="LabelSmoothLoss", '
+            'label_smooth_val=0.1, mode="original")))]\n'
+            'print(type(heads[0]).__mro__[1].__module__)\n'
+            'print(*(type(h.loss_module).__module__ for h in heads))')
     result = run(['-c', code])
-    assert result.stdout.strip() == 'mmpretrain.models.heads.cls_head'
+    assert result.stdout.split() == [
+        'mmpretrain.models.heads.cls_head',
+        'mmpretrain.models.losses.cross_entropy_loss',
+        'mmpretrain.models.losses.label_smooth_loss'
+    ]
     result = run(['-c', code.replace('in_channels', 'in_channel')],
                  expect_ok=False)
     assert result.returncode != 0 and 'in_channel' in result.stderr
+
+
+def test_classification_configs_import_the_head():
+    from mmengine.registry import MODELS
+    for config in CLS_CONFIGS + [DEMO_CONFIG]:
+        cfg = Config.fromfile(config)
+        assert cfg.custom_imports.imports == [
+            'mmfasternet', 'mmfasternet.models.heads.fasternet_head']
+        assert MODELS.get(cfg.model.head.type) is not None
 
 
 # -- end to end on a generated ImageNet-format set ---------------------------

@@ -62,3 +62,17 @@ def test_registered_once_in_root_registry():
     import mmfasternet
     assert MODELS.get('FasterNet') is mmfasternet.FasterNet
     assert MODELS.module_dict['FasterNet'] is mmfasternet.FasterNet
+
+
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg', 'mmpretrain'])
+def test_deploy_hook_is_found_from_each_scope(scope):
+    """A config can name it: custom_hooks=[dict(type='DeployHook')]."""
+    from importlib import import_module
+
+    from mmengine.registry import DefaultScope
+
+    from mmfasternet.engine import DeployHook
+    registry = import_module(f'{scope}.registry').HOOKS
+    with DefaultScope.overwrite_default_scope(scope):
+        hook = registry.build(dict(type='DeployHook'))
+    assert type(hook) is DeployHook

@@ -1,14 +1,20 @@
 """The FasterNet ImageNet classification head, for mmpretrain's
-``ImageClassifier``. Needs mmpretrain; ``import mmfasternet`` registers it
-without importing mmpretrain (see ``mmfasternet/models/__init__.py``)."""
+``ImageClassifier``. Importing this module imports mmpretrain and registers
+the head in mmengine's root ``MODELS`` (the classification configs import it
+through ``custom_imports``; ``import mmfasternet`` does not)."""
 from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer
+from mmengine.registry import MODELS
 from mmpretrain.models.heads import ClsHead
+from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+
+__all__ = ['FasterNetClsHead']
 
 
+@MODELS.register_module()
 class FasterNetClsHead(ClsHead):
     """FasterNet's classification head: global average pooling, a 1x1 conv
     without bias to ``feature_dim`` channels with an activation, then a
@@ -17,7 +23,8 @@ class FasterNetClsHead(ClsHead):
     The pooling-conv-activation block keeps the original's name
     (``avgpool_pre_head``); the linear layer is ``fc`` as in mmpretrain's
     ``LinearClsHead``. Original and timm checkpoints are renamed to these
-    names on loading by the backbone's ``_checkpoint_filter``.
+    names on loading by the backbone's ``_checkpoint_filter``, with the key
+    map of :mod:`mmfasternet.models.heads.fasternet_head_keys`.
 
     Args:
         num_classes (int): Number of classes.
@@ -25,7 +32,9 @@ class FasterNetClsHead(ClsHead):
         feature_dim (int): Width of the 1x1 conv. Defaults to 1280.
         act_cfg (dict): Activation after the 1x1 conv; the backbone's
             (GELU for T0/T1, ReLU otherwise). Defaults to ReLU.
-        loss (dict): Classification loss. Defaults to cross entropy.
+        loss (dict | nn.Module): Classification loss, built from
+            mmpretrain's registry whichever library's scope is active (unless
+            the dict names another ``_scope_``). Defaults to cross entropy.
         topk (int | tuple[int]): Top-k accuracy. Defaults to ``(1, )``.
         cal_acc (bool): Report training accuracy (pointless with mixup /
             cutmix). Defaults to False.
@@ -47,6 +56,12 @@ class FasterNetClsHead(ClsHead):
                  init_cfg: Optional[dict] = dict(
                      type='TruncNormal', layer=['Conv2d', 'Linear'],
                      std=.02, bias=0.)):
+        if not isinstance(loss, nn.Module):
+            # A detection or segmentation scope would otherwise resolve the
+            # name in its own registry (mmdet's CrossEntropyLoss takes other
+            # arguments) or not at all (LabelSmoothLoss).
+            loss = MMPRETRAIN_MODELS.build(dict(dict(_scope_='mmpretrain'),
+                                                **loss))
         super().__init__(loss=loss, topk=topk, cal_acc=cal_acc,
                          init_cfg=init_cfg)
         if num_classes <= 0:
