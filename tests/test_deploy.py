@@ -1,5 +1,6 @@
 """The deploy (inference) form equals the training form's eval outputs."""
 import copy
+import os.path as osp
 
 import pytest
 import torch
@@ -7,7 +8,8 @@ import torch
 from mmfasternet import FasterNet
 from mmfasternet.deploy import switch_to_deploy
 
-from conftest import build_from_config, randomize_norm_stats, trained_backbone
+from conftest import (REPO_ROOT, build_from_config, randomize_norm_stats,
+                      trained_backbone)
 
 
 def assert_equal_outputs(got, expected, tolerance=1e-5):
@@ -18,9 +20,6 @@ def assert_equal_outputs(got, expected, tolerance=1e-5):
     for a, b in zip(got, expected):
         scale = max(1.0, b.abs().max().item())
         assert (a - b).abs().max().item() <= tolerance * scale
-
-
-
 
 @pytest.mark.parametrize('arch', ['t0', 't1', 's'])
 @pytest.mark.parametrize('channels_last', [False, True])
@@ -61,13 +60,45 @@ def test_deploy_folds_every_bn_and_layer_scale():
         assert_equal_outputs(deployed(x), model(x))
 
 
-def test_deploy_needs_eval_mode_and_is_idempotent():
-    model = FasterNet(arch='t0')
-    with pytest.raises(RuntimeError, match='eval'):
+def test_switch_in_training_mode_folds_the_running_statistics():
+    """mmpretrain's convention (mmdeploy switches before eval()): callable
+    in training mode, which it leaves as it is; folding uses the running
+    statistics, so the deployed backbone computes the eval outputs of the
+    trained one even in training mode (no output norm follows the mode
+    here). A second call changes nothing."""
+    model = trained_backbone('t0', out_norm=False)
+    reference = copy.deepcopy(model)
+    model.train()
+    model.switch_to_deploy()
+    assert model.deploy and model.training
+    assert not any(isinstance(m, torch.nn.BatchNorm2d)
+                   for m in model.modules())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = reference(x)
+        assert_equal_outputs(model(x), expected)
+        state = {k: v.clone() for k, v in model.state_dict().items()}
         model.switch_to_deploy()
-    model.eval().switch_to_deploy()
-    model.switch_to_deploy()  # a second call changes nothing
-    assert model.deploy
+        assert all(torch.equal(v, state[k])
+                   for k, v in model.state_dict().items())
+        assert_equal_outputs(model.eval()(x), expected)
+
+
+def test_switch_to_deploy_copy_leaves_the_model_untouched():
+    model = trained_backbone('t0', layer_scale_init_value=0.5).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    deployed = switch_to_deploy(model, copy=True)
+    assert deployed is not model and deployed.deploy and not model.deploy
+    assert model.training and not deployed.training
+    assert model.stages[0].blocks[0].mlp is not None
+    after = model.state_dict()
+    assert after.keys() == before.keys()
+    assert all(torch.equal(after[k], v) for k, v in before.items())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert_equal_outputs(deployed(x), model.eval()(x))
+    # the default converts the model itself
+    assert switch_to_deploy(model) is model and model.deploy
 
 
 def test_deploy_leaves_input_untouched():
@@ -144,3 +175,118 @@ def test_upernet_deploy_matches_eval():
         assert_equal_outputs(deployed.extract_feat(x), model.extract_feat(x))
         assert_equal_outputs([deployed(x, mode='tensor')],
                              [model(x, mode='tensor')])
+
+
+def calls_in(function, *args):
+    """Names of the torch functions ``function(*args)`` calls."""
+    names = []
+
+    class Record(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            names.append(getattr(func, '__name__', str(func)))
+            return func(*args, **(kwargs or {}))
+
+    with torch.no_grad(), Record():
+        function(*args)
+    return names
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_deploy_forms_agree_and_the_config_chooses(channels_last):
+    """'gemm' computes the 1x1 convs as matrix products over channel views,
+    'conv' as convs on slices; 'auto' takes 'gemm' in eager mode (and
+    'conv' under ONNX export and torch.compile, tested there). The option
+    comes from the config."""
+    from mmengine.registry import MODELS
+    model = trained_backbone('t0')
+    x = torch.randn(2, 3, 64, 80)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    outputs, calls = {}, {}
+    for form in ('auto', 'gemm', 'conv'):
+        deployed = MODELS.build(dict(type='FasterNet', arch='t0',
+                                     deploy=True, deploy_fw_type=form))
+        deployed.load_state_dict(
+            switch_to_deploy(model, copy=True).state_dict())
+        deployed.eval()
+        if channels_last:
+            deployed = deployed.to(memory_format=torch.channels_last)
+        with torch.no_grad():
+            outputs[form] = deployed(x)
+        calls[form] = calls_in(deployed, x)
+    gemm = 'addmm' if channels_last else 'baddbmm'
+    assert gemm in calls['gemm'] and gemm in calls['auto']
+    assert gemm not in calls['conv']
+    # 1x1 convs: two per block in the 'conv' form, none in 'gemm'
+    blocks = 13
+    assert calls['conv'].count('conv2d') == calls['gemm'].count(
+        'conv2d') + 3 * blocks
+    assert_equal_outputs(outputs['conv'], outputs['gemm'])
+    for a, b in zip(outputs['auto'], outputs['gemm']):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match='deploy_fw_type'):
+        FasterNet(arch='t0', deploy_fw_type='gemv')
+
+
+def test_deployed_checkpoint_rebuilds_from_a_config(tmp_path):
+    """A state dict saved after switch_to_deploy loads into the backbone
+    built with deploy=True from a config, through init_cfg and through a
+    whole detector's load_checkpoint, and gives identical outputs."""
+    from mmengine.config import Config
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import load_checkpoint
+    from mmdet.registry import MODELS
+
+    config = 'maskrcnn_fasternet_t0_coco.py'
+    detector = build_from_config(config)
+    randomize_norm_stats(detector.backbone)
+    deployed = switch_to_deploy(detector, copy=True)
+    torch.save(dict(state_dict=deployed.state_dict()),
+               tmp_path / 'deployed.pth')
+    torch.save(deployed.backbone.state_dict(), tmp_path / 'backbone.pth')
+
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', config))
+    cfg.model.backbone.deploy = True
+    init_default_scope('mmdet')
+    backbone_cfg = cfg.model.backbone.copy()
+    backbone_cfg.init_cfg.checkpoint = str(tmp_path / 'backbone.pth')
+    backbone = MODELS.build(backbone_cfg)
+    assert backbone.deploy and not hasattr(backbone.stages[0].blocks[0],
+                                           'mlp')
+    backbone.init_weights()
+    cfg.model.backbone.init_cfg = None
+    rebuilt = revert_sync_batchnorm(MODELS.build(cfg.model))
+    load_checkpoint(rebuilt, str(tmp_path / 'deployed.pth'), strict=True,
+                    logger='silent')
+    rebuilt.eval(), backbone.eval()
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        expected = deployed.extract_feat(x)
+        for got in (rebuilt.extract_feat(x),
+                    rebuilt.neck(backbone(x))):
+            for a, b in zip(got, expected):
+                torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_deploy_option_and_checkpoint_form_must_match(tmp_path):
+    from mmfasternet.models.utils import CheckpointMismatchError
+    model = trained_backbone('t0')
+    torch.save(model.state_dict(), tmp_path / 'train_form.pth')
+    torch.save(switch_to_deploy(model, copy=True).state_dict(),
+               tmp_path / 'deploy_form.pth')
+    for deploy, name, expected in (
+            (True, 'train_form.pth', 'deploy=True, but the checkpoint holds '
+             'the training form: build with deploy=False and call '
+             'switch_to_deploy()'),
+            (False, 'deploy_form.pth', 'deploy=False, but the checkpoint '
+             'holds the inference form (saved after switch_to_deploy()): '
+             'build with deploy=True')):
+        backbone = FasterNet(arch='t0', deploy=deploy, init_cfg=dict(
+            type='Pretrained', checkpoint=str(tmp_path / name)))
+        with pytest.raises(CheckpointMismatchError) as error:
+            backbone.init_weights()
+        assert expected in str(error.value)
+    with pytest.raises(ValueError, match='needs BatchNorm'):
+        FasterNet(arch='t0', deploy=True,
+                  norm_cfg=dict(type='GN', num_groups=4))

@@ -1,15 +1,36 @@
-"""Inference form of whole models (classifier, detector or segmentor)."""
+"""Inference forms of whole models (classifier, detector or segmentor)."""
+from copy import deepcopy
+
+import torch
 import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..models.utils.fusion import conv_with_folded_bn
+
+__all__ = ['fold_batchnorms', 'switch_to_deploy']
 
 
-def switch_to_deploy(model: nn.Module) -> nn.Module:
+def switch_to_deploy(model: nn.Module, copy: bool = False) -> nn.Module:
     """Switch every FasterNet backbone inside ``model`` (and any other
     module offering ``switch_to_deploy``, mmpretrain's convention for
-    re-parameterisable backbones) to its inference form, in place.
+    re-parameterisable backbones) to its inference form.
 
     The model is put in eval mode first; eval outputs are unchanged.
-    Returns the model.
+
+    Args:
+        model (nn.Module): a backbone, classifier, detector or segmentor.
+        copy (bool): Convert a deep copy and leave ``model`` untouched (as
+            timm's ``reparameterize_model(model, inplace=False)``); by
+            default ``model`` itself is converted.
+
+    Returns:
+        nn.Module: the converted model (``model`` itself unless ``copy``).
+
+    Raises:
+        ValueError: no module of ``model`` has ``switch_to_deploy()``.
     """
+    if copy:
+        model = deepcopy(model)
     model.eval()
     switched = []
     for name, module in model.named_modules():
@@ -27,15 +48,22 @@ def switch_to_deploy(model: nn.Module) -> nn.Module:
 
 def fold_batchnorms(model: nn.Module, *example_inputs) -> nn.Module:
     """Fold every BatchNorm whose input is the output of a Conv2d into that
-    conv, in place, for any model (the paper's speed protocol: "BN fused
-    into the preceding conv"). Which BN follows which conv is found by
-    running ``model(*example_inputs)`` once with hooks, so it also works for
-    models torch.fx cannot trace. Returns the model in eval mode."""
-    import torch
-    from torch.nn.modules.batchnorm import _BatchNorm
+    conv, in place, for any model (the FasterNet paper's speed protocol:
+    "BN fused into the preceding conv"). Which BN follows which conv is
+    found by running ``model(*example_inputs)`` once with hooks, so it also
+    works for models torch.fx cannot trace. Returns the model in eval mode.
 
-    from ..models.utils.fusion import fuse_conv_bn
-
+    ``mmcv.cnn.fuse_conv_bn(model)`` pairs a BN with the Conv2d registered
+    just before it among the same parent's children, not with the conv
+    whose output it reads. That gives the same model for FasterNet, mmdet's
+    ResNet-50 and timm's resnet50 (checked: identical outputs), but folds a
+    BN into the wrong conv when registration order is not data flow (e.g.
+    mmcv's ConvModule with ``order=('norm', 'conv', 'act')`` folds the norm
+    into the conv after it) and leaves a BN unfolded when its conv belongs
+    to another parent (timm's resnet50d deep stem). So the pairs are found
+    here; the arithmetic of each fold is mmcv's
+    (:func:`~mmfasternet.models.utils.fusion.conv_with_folded_bn`).
+    """
     model.eval()
     conv_outputs = {}  # id -> (tensor kept alive so ids stay unique, conv)
     pairs = []
@@ -68,9 +96,7 @@ def fold_batchnorms(model: nn.Module, *example_inputs) -> nn.Module:
         for name, child in parent.named_children()
     }
     for conv, norm in pairs:
-        weight, bias = fuse_conv_bn(conv, norm)
-        conv.weight.data.copy_(weight)
-        conv.bias = nn.Parameter(bias)
+        conv_with_folded_bn(conv, norm)
         parent, name = parents[norm]
         setattr(parent, name, nn.Identity())
     return model

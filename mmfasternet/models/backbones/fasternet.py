@@ -10,7 +10,6 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
@@ -24,7 +23,10 @@ from ..utils.checkpoint_diagnosis import (CheckpointMismatchError,
 from ..utils.checkpoint_loading import (adapt_classifier_state_dict,
                                         load_pretrained_backbone)
 from ..utils.state_dict_layouts import to_original_layout
-from ..utils.fusion import conv_with_folded_bn, fuse_conv_bn
+from ..utils.fusion import conv_with_folded_bn
+from ..utils.pconv_forms import (DEPLOY_FW_TYPES, deploy_forward_conv,
+                                 deploy_forward_gemm, pconv_mlp_input,
+                                 resolve_deploy_fw_type)
 
 PCONV_FORWARD_TYPES = ('split_cat', 'split_mlp')
 
@@ -54,73 +56,6 @@ class PartialConv(nn.Module):
         return torch.cat((self.partial_conv3(convolved), untouched), dim=1)
 
 
-class _ChannelMatrix:
-    """A (N, C, H, W) tensor seen, without copying, as matrices over its
-    channels, so that 1x1 convs become GEMMs that read channel slices in
-    place: one (N*H*W, C) matrix for a channels_last tensor, N (C, H*W)
-    matrices otherwise."""
-
-    def __init__(self, shape: Tuple[int, int, int], data: torch.Tensor,
-                 channels_last: bool):
-        self.shape = shape  # N, H, W
-        self.data = data
-        self.channels_last = channels_last
-
-    @classmethod
-    def from_image(cls, x: torch.Tensor) -> '_ChannelMatrix':
-        n, c, height, width = x.shape
-        channels_last = (
-            x.is_contiguous(memory_format=torch.channels_last)
-            and not x.is_contiguous())
-        data = (
-            x.permute(0, 2, 3, 1).reshape(n * height * width, c)
-            if channels_last else x.reshape(n, c, height * width))
-        return cls((n, height, width), data, channels_last)
-
-    def linear(self, weight: torch.Tensor, bias: torch.Tensor = None,
-               channels: slice = slice(None), accumulate=None,
-               residual=None) -> '_ChannelMatrix':
-        """``weight`` (out, in) applied to the ``channels`` of this map, plus
-        ``bias``; added into ``accumulate`` in place, or onto
-        ``residual``."""
-        # Autocast does not cover the in-place products: match dtypes here.
-        weight = weight.to(self.data.dtype)
-        bias = None if bias is None else bias.to(self.data.dtype)
-        if self.channels_last:
-            inputs = self.data[:, channels]
-            if accumulate is not None:
-                accumulate.data.addmm_(inputs, weight.t())
-                return accumulate
-            if residual is not None:
-                out = torch.addmm(residual.data, inputs, weight.t())
-            elif bias is not None:
-                out = torch.addmm(bias, inputs, weight.t())
-            else:
-                out = torch.mm(inputs, weight.t())
-        else:
-            inputs = self.data[:, channels]
-            weight = weight.expand(inputs.shape[0], -1, -1)
-            if accumulate is not None:
-                accumulate.data.baddbmm_(weight, inputs)
-                return accumulate
-            if residual is not None:
-                out = torch.baddbmm(residual.data, weight, inputs)
-            elif bias is not None:
-                out = torch.baddbmm(bias.view(1, -1, 1), weight, inputs)
-            else:
-                out = torch.bmm(weight, inputs)
-        return _ChannelMatrix(self.shape, out, self.channels_last)
-
-    def apply(self, fn) -> '_ChannelMatrix':
-        return _ChannelMatrix(self.shape, fn(self.data), self.channels_last)
-
-    def to_image(self) -> torch.Tensor:
-        n, height, width = self.shape
-        if self.channels_last:
-            return self.data.view(n, height, width, -1).permute(0, 3, 1, 2)
-        return self.data.view(n, -1, height, width)
-
-
 class FasterNetBlock(nn.Module):
     """PConv -> 1x1 conv (C->rC) -> norm -> act -> 1x1 conv (rC->C), plus the
     residual.
@@ -133,6 +68,12 @@ class FasterNetBlock(nn.Module):
       untouched channels separately and the two products are summed into one
       buffer. Same result, but no concatenated copy of the feature map is
       made and the input, which the residual reads, is never written.
+
+    With ``deploy=True`` the block is built in its inference form (what
+    :meth:`switch_to_deploy` turns the trained block into): the norm and
+    the layer scale folded into ``mlp_in_weight`` / ``mlp_in_bias`` /
+    ``mlp_out_weight``, no drop path, computed in the form
+    ``deploy_fw_type`` names (see :mod:`mmfasternet.models.utils.pconv_forms`).
 
     Shape:
         (N, C, H, W) -> (N, C, H, W)
@@ -147,85 +88,73 @@ class FasterNetBlock(nn.Module):
                  norm_cfg: dict,
                  act_cfg: dict,
                  pconv_fw_type: str = 'split_cat',
-                 with_cp: bool = False):
+                 with_cp: bool = False,
+                 deploy: bool = False,
+                 deploy_fw_type: str = 'auto'):
         super().__init__()
         hidden_channels = int(channels * mlp_ratio)
         self.spatial_mixing = PartialConv(channels, n_div)
-        self.mlp = nn.Sequential(
-            nn.Conv2d(channels, hidden_channels, 1, bias=False),
-            build_norm_layer(norm_cfg, hidden_channels)[1],
-            build_activation_layer(act_cfg),
-            nn.Conv2d(hidden_channels, channels, 1, bias=False))
-        if layer_scale_init_value > 0:
-            self.layer_scale = nn.Parameter(
-                torch.full((channels, ), float(layer_scale_init_value)))
+        if deploy:
+            # The original's init for the 1x1 convs; a deployed checkpoint
+            # is expected to replace it.
+            self.mlp_in_weight = nn.Parameter(
+                nn.init.trunc_normal_(torch.empty(hidden_channels, channels),
+                                      std=.02))
+            self.mlp_in_bias = nn.Parameter(torch.zeros(hidden_channels))
+            self.mlp_out_weight = nn.Parameter(
+                nn.init.trunc_normal_(torch.empty(channels, hidden_channels),
+                                      std=.02))
+            self.act = build_activation_layer(act_cfg)
         else:
-            self.layer_scale = None
-        self.drop_path = (
-            DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity())
+            self.mlp = nn.Sequential(
+                nn.Conv2d(channels, hidden_channels, 1, bias=False),
+                build_norm_layer(norm_cfg, hidden_channels)[1],
+                build_activation_layer(act_cfg),
+                nn.Conv2d(hidden_channels, channels, 1, bias=False))
+            if layer_scale_init_value > 0:
+                self.layer_scale = nn.Parameter(
+                    torch.full((channels, ), float(layer_scale_init_value)))
+            else:
+                self.layer_scale = None
+            self.drop_path = (
+                DropPath(drop_path_rate)
+                if drop_path_rate > 0 else nn.Identity())
         self.pconv_fw_type = pconv_fw_type
+        self.deploy_fw_type = deploy_fw_type
         self.with_cp = with_cp
-        self.deploy = False
-
-    def _partial_mlp_input(self, x: torch.Tensor, weight: torch.Tensor,
-                           bias: Optional[torch.Tensor]):
-        """The first 1x1 conv applied to PConv's output without building it:
-        ``W[:, k:] @ x[k:] + W[:, :k] @ conv3(x[:k]) (+ bias)`` as batched
-        matrix products over views of ``x``. Returns the hidden map as a
-        :class:`_ChannelMatrix` in ``x``'s memory layout."""
-        conv_channels = self.spatial_mixing.conv_channels
-        convolved = self.spatial_mixing.partial_conv3(x[:, :conv_channels])
-        hidden = _ChannelMatrix.from_image(x).linear(weight[:, conv_channels:], bias,
-                             channels=slice(conv_channels, None))
-        return _ChannelMatrix.from_image(convolved).linear(
-            weight[:, :conv_channels], accumulate=hidden)
+        self.deploy = deploy
 
     def switch_to_deploy(self):
-        """Fold the MLP's BN (and the layer scale) into the 1x1 convs and
-        run PConv + MLP + residual as GEMMs over views (see
-        :meth:`_forward_deploy`). Inference only; irreversible."""
+        """Fold the MLP's BN (its running statistics, whatever the mode)
+        and the layer scale into the 1x1 convs' weights, and compute the
+        block in its deploy form from then on. Irreversible."""
         if self.deploy:
             return
-        weight, bias = fuse_conv_bn(self.mlp[0], self.mlp[1])
+        fused = conv_with_folded_bn(self.mlp[0], self.mlp[1])
         out_weight = self.mlp[3].weight.flatten(1)
         if self.layer_scale is not None:
             out_weight = out_weight * self.layer_scale.view(-1, 1)
-        self.mlp_in_weight = nn.Parameter(weight.flatten(1).detach())
-        self.mlp_in_bias = nn.Parameter(bias.detach())
+        self.mlp_in_weight = nn.Parameter(fused.weight.flatten(1).detach())
+        self.mlp_in_bias = nn.Parameter(fused.bias.detach())
         self.mlp_out_weight = nn.Parameter(out_weight.detach())
         self.act = self.mlp[2]
         del self.mlp, self.layer_scale, self.drop_path
         self.deploy = True
 
     def _forward_deploy(self, x: torch.Tensor) -> torch.Tensor:
-        # No concatenated copy, the input is only read, bias and residual
-        # ride inside the GEMMs: (NHW, C) matrices for channels_last maps,
-        # N (C, HW) matrices for NCHW ones. ONNX export and torch.compile
-        # get 1x1 convs on channel slices instead: batched GEMMs with
-        # broadcast weights export as Expand/Where/Shape chains, and
-        # inductor fuses and prepacks convs better than these GEMMs.
-        if torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
-            return self._forward_deploy_convs(x)
-        hidden = self._partial_mlp_input(x, self.mlp_in_weight,
-                                         self.mlp_in_bias).apply(self.act)
-        residual = _ChannelMatrix.from_image(x)
-        return hidden.linear(self.mlp_out_weight, residual=residual).to_image()
-
-    def _forward_deploy_convs(self, x: torch.Tensor) -> torch.Tensor:
-        k = self.spatial_mixing.conv_channels
-        convolved = self.spatial_mixing.partial_conv3(x[:, :k])
-        weight = self.mlp_in_weight[:, :, None, None]
-        hidden = F.conv2d(x[:, k:], weight[:, k:], self.mlp_in_bias)
-        hidden = hidden + F.conv2d(convolved, weight[:, :k])
-        return x + F.conv2d(self.act(hidden),
-                            self.mlp_out_weight[:, :, None, None])
+        form = resolve_deploy_fw_type(self.deploy_fw_type)
+        forward = deploy_forward_conv if form == 'conv' else \
+            deploy_forward_gemm
+        return forward(x, self.spatial_mixing.partial_conv3,
+                       self.mlp_in_weight, self.mlp_in_bias, self.act,
+                       self.mlp_out_weight)
 
     def _residual_branch(self, x: torch.Tensor) -> torch.Tensor:
         if self.pconv_fw_type == 'split_cat':
             hidden = self.mlp[0](self.spatial_mixing(x))
         else:
-            hidden = self._partial_mlp_input(
-                x, self.mlp[0].weight.flatten(1), None).to_image()
+            hidden = pconv_mlp_input(x, self.spatial_mixing.partial_conv3,
+                                     self.mlp[0].weight.flatten(1))
         out = self.mlp[3](self.mlp[2](self.mlp[1](hidden)))
         if self.layer_scale is not None:
             out = out * self.layer_scale.view(1, -1, 1, 1)
@@ -254,19 +183,31 @@ class FasterNetStage(nn.Module):
         return self.blocks(x)
 
 
+def _conv_and_norm(in_channels: int, out_channels: int, kernel_size: int,
+                   norm_cfg: dict, deploy: bool) -> Tuple[nn.Conv2d,
+                                                          nn.Module]:
+    """A conv without bias and its norm, or with ``deploy`` the conv with a
+    bias (the norm folded in) and an identity."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, kernel_size,
+                     bias=deploy)
+    norm = (nn.Identity()
+            if deploy else build_norm_layer(norm_cfg, out_channels)[1])
+    return conv, norm
+
+
 class PatchEmbed(nn.Module):
-    """Stem: non-overlapping ``patch_size`` conv (no bias) + norm.
+    """Stem: non-overlapping ``patch_size`` conv (no bias) + norm; with
+    ``deploy`` the conv with the norm folded in.
 
     Shape:
         (N, in_channels, H, W) -> (N, out_channels, H // p, W // p)
     """
 
     def __init__(self, in_channels: int, out_channels: int, patch_size: int,
-                 norm_cfg: dict):
+                 norm_cfg: dict, deploy: bool = False):
         super().__init__()
-        self.proj = nn.Conv2d(
-            in_channels, out_channels, patch_size, patch_size, bias=False)
-        self.norm = build_norm_layer(norm_cfg, out_channels)[1]
+        self.proj, self.norm = _conv_and_norm(in_channels, out_channels,
+                                              patch_size, norm_cfg, deploy)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.proj(x))
@@ -280,17 +221,18 @@ class PatchEmbed(nn.Module):
 
 
 class PatchMerging(nn.Module):
-    """Downsampling between stages: 2x2 stride-2 conv (C->2C, no bias) + norm.
+    """Downsampling between stages: 2x2 stride-2 conv (C->2C, no bias) +
+    norm; with ``deploy`` the conv with the norm folded in.
 
     Shape:
         (N, C, H, W) -> (N, 2C, H // 2, W // 2)
     """
 
-    def __init__(self, in_channels: int, norm_cfg: dict):
+    def __init__(self, in_channels: int, norm_cfg: dict,
+                 deploy: bool = False):
         super().__init__()
-        self.reduction = nn.Conv2d(
-            in_channels, 2 * in_channels, 2, 2, bias=False)
-        self.norm = build_norm_layer(norm_cfg, 2 * in_channels)[1]
+        self.reduction, self.norm = _conv_and_norm(
+            in_channels, 2 * in_channels, 2, norm_cfg, deploy)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.reduction(x))
@@ -338,6 +280,20 @@ class FasterNet(BaseModule):
         pconv_fw_type (str): ``'split_cat'`` (default; the original's
             trainable form) or ``'split_mlp'`` (same outputs, no
             concatenated copy; see :class:`FasterNetBlock`).
+        deploy (bool): Build the backbone directly in its inference form,
+            the one :meth:`switch_to_deploy` gives (every norm except the
+            output norms folded into the conv before it, layer scales
+            folded, no drop path), to load a checkpoint saved after
+            ``switch_to_deploy()``. Needs BatchNorm in ``norm_cfg``;
+            ``drop_path_rate``, ``layer_scale_init_value`` and
+            ``pconv_fw_type`` then have no effect. Defaults to False.
+        deploy_fw_type (str): How the inference form computes each block
+            (:mod:`mmfasternet.models.utils.pconv_forms`): ``'gemm'``
+            (GEMMs over channel views of the input; fastest in eager
+            PyTorch), ``'conv'`` (1x1 convs on channel slices; for ONNX
+            export and ``torch.compile``) or ``'auto'`` (``'conv'`` while
+            exporting or compiling, else ``'gemm'``). Defaults to
+            ``'auto'``.
         norm_cfg (dict): Norm layers. Defaults to ``dict(type='BN')``.
         act_cfg (dict, optional): Activation; ``None`` takes the arch's
             (GELU for T0/T1, ReLU otherwise).
@@ -379,6 +335,8 @@ class FasterNet(BaseModule):
                  mlp_ratio: float = 2.,
                  n_div: int = 4,
                  pconv_fw_type: str = 'split_cat',
+                 deploy: bool = False,
+                 deploy_fw_type: str = 'auto',
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  act_cfg: Optional[dict] = None,
                  pretrained: Optional[str] = None,
@@ -412,6 +370,16 @@ class FasterNet(BaseModule):
             raise ValueError(f'FasterNet: pconv_fw_type must be one of '
                              f'{PCONV_FORWARD_TYPES}, got {pconv_fw_type!r}.'
                              f'{hint}')
+        if deploy_fw_type not in DEPLOY_FW_TYPES:
+            raise ValueError(f'FasterNet: deploy_fw_type must be one of '
+                             f'{DEPLOY_FW_TYPES}, got {deploy_fw_type!r}.')
+        if deploy and not isinstance(
+                build_norm_layer(norm_cfg, self.embed_dims)[1], _BatchNorm):
+            raise ValueError(
+                f'FasterNet: deploy=True builds the inference form, whose '
+                f'stem, merging and block norms are folded into the conv '
+                f'before them: that needs BatchNorm, got norm_cfg '
+                f'{norm_cfg!r}.')
         if not -1 <= frozen_stages <= self.num_stages:
             raise ValueError(f'FasterNet: frozen_stages must be in '
                              f'[-1, {self.num_stages}], got {frozen_stages}.')
@@ -428,13 +396,14 @@ class FasterNet(BaseModule):
                               for i in range(self.num_stages))
 
         self.patch_embed = PatchEmbed(in_channels, self.embed_dims, 4,
-                                      norm_cfg)
+                                      norm_cfg, deploy)
         block_drop_rates = torch.linspace(0, drop_path_rate,
                                           sum(self.depths)).tolist()
         layers = []
         for i, depth in enumerate(self.depths):
             if i > 0:
-                layers.append(PatchMerging(self.channels[i - 1], norm_cfg))
+                layers.append(
+                    PatchMerging(self.channels[i - 1], norm_cfg, deploy))
             first = sum(self.depths[:i])
             layers.append(
                 FasterNetStage(
@@ -447,7 +416,9 @@ class FasterNet(BaseModule):
                     norm_cfg=norm_cfg,
                     act_cfg=act_cfg,
                     pconv_fw_type=pconv_fw_type,
-                    with_cp=with_cp))
+                    with_cp=with_cp,
+                    deploy=deploy,
+                    deploy_fw_type=deploy_fw_type))
         # One Sequential interleaving stages (even) and mergings (odd), as
         # in the original, so that checkpoint keys match one to one.
         self.stages = nn.Sequential(*layers)
@@ -458,7 +429,7 @@ class FasterNet(BaseModule):
                                 build_norm_layer(norm_cfg,
                                                  self.channels[i])[1])
 
-        self.deploy = False
+        self.deploy = deploy
         self._freeze_stages()
 
     def _resolve_arch(self, arch: Union[str, dict]) -> dict:
@@ -655,14 +626,24 @@ class FasterNet(BaseModule):
         adapt_classifier_state_dict(self, state_dict, prefix)
 
     def switch_to_deploy(self):
-        """Turn the trained backbone into its inference form: every BN that
-        follows a conv folded into it (stem, mergings, block MLPs), PConv and
-        the MLP run as GEMMs over views (no concatenated copy, the residual
-        input never written). Eval-mode outputs are unchanged. Irreversible:
-        call it on a copy if the training form is still needed."""
-        if self.training:
-            raise RuntimeError('FasterNet.switch_to_deploy() folds BN '
-                               'statistics: call model.eval() first.')
+        """Turn the trained backbone into its inference form, in place
+        (mmpretrain's convention for re-parameterisable backbones): every
+        BN that follows a conv folded into it (stem, mergings, block MLPs),
+        the layer scales folded, PConv and the MLP computed without the
+        concatenated copy and without writing the block input, in the form
+        ``deploy_fw_type`` names. Irreversible: call it on a copy if the
+        training form is still needed (``mmfasternet.deploy.switch_to_deploy
+        (model, copy=True)``). Calling it again changes nothing.
+
+        It can be called in training or eval mode and leaves the mode as it
+        is. Folding always uses the BN running statistics, which is what the
+        BN layers compute in eval mode: the inference form gives the eval
+        outputs of the trained backbone, in either mode. (In training mode
+        the unfolded BN layers would have used the batch statistics, and the
+        running statistics at that moment are what gets folded, so switch
+        after training, not in the middle of it.) The output norms
+        ``norm0/2/4/6`` are not folded and keep following the mode.
+        """
         for module in self.modules():
             if module is not self and hasattr(module, 'switch_to_deploy'):
                 module.switch_to_deploy()

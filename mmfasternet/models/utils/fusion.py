@@ -1,32 +1,24 @@
-"""Folding BatchNorm into the convolution in front of it."""
-from typing import Tuple
-
-import torch
+"""Folding a BatchNorm into the convolution in front of it."""
 import torch.nn as nn
+from mmcv.cnn import fuse_conv_bn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+__all__ = ['conv_with_folded_bn']
 
-def fuse_conv_bn(conv: nn.Conv2d,
-                 norm: _BatchNorm) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Weight and bias of one conv equal to ``norm(conv(x))`` in eval mode."""
+
+def conv_with_folded_bn(conv: nn.Conv2d, norm: nn.Module) -> nn.Conv2d:
+    """``conv`` changed in place so that it alone computes the eval-mode
+    ``norm(conv(x))``: weight scaled by ``gamma / sqrt(running_var + eps)``,
+    bias (created if absent) ``beta + (bias - running_mean) * scale``.
+    The arithmetic is mmcv's (``mmcv.cnn.fuse_conv_bn`` on the pair); the
+    running statistics are used whatever mode ``norm`` is in.
+
+    Raises:
+        TypeError: ``norm`` is not a BatchNorm (GroupNorm and LayerNorm
+            depend on the input and cannot be folded; mmcv would leave them
+            in place silently).
+    """
     if not isinstance(norm, _BatchNorm):
         raise TypeError(f'can only fold BatchNorm, got {type(norm).__name__}'
                         f' (e.g. GroupNorm/LayerNorm depend on the input).')
-    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-    weight = conv.weight * scale.view(-1, 1, 1, 1)
-    bias = norm.bias - norm.running_mean * scale
-    if conv.bias is not None:
-        bias = bias + conv.bias * scale
-    return weight.detach(), bias.detach()
-
-
-def conv_with_folded_bn(conv: nn.Conv2d, norm: _BatchNorm) -> nn.Conv2d:
-    """A new conv (with bias) equal to ``norm(conv(x))`` in eval mode."""
-    weight, bias = fuse_conv_bn(conv, norm)
-    fused = nn.Conv2d(
-        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-        conv.padding, conv.dilation, conv.groups, bias=True,
-        padding_mode=conv.padding_mode).to(weight.device, weight.dtype)
-    fused.weight.data.copy_(weight)
-    fused.bias.data.copy_(bias)
-    return fused
+    return fuse_conv_bn(nn.Sequential(conv, norm))[0]
