@@ -63,6 +63,11 @@ def fold_batchnorms(model: nn.Module, *example_inputs) -> nn.Module:
     to another parent (timm's resnet50d deep stem). So the pairs are found
     here; the arithmetic of each fold is mmcv's
     (:func:`~mmfasternet.models.utils.fusion.conv_with_folded_bn`).
+
+    A folded BN is replaced by what it does after normalising: nothing for
+    torch's BatchNorm layers, the dropout and activation for timm's
+    ``BatchNormAct2d`` (efficientnet, mobilenetv3, regnet, ...). A BN
+    subclass with any other forward of its own is left unfolded.
     """
     model.eval()
     conv_outputs = {}  # id -> (tensor kept alive so ids stay unique, conv)
@@ -73,8 +78,9 @@ def fold_batchnorms(model: nn.Module, *example_inputs) -> nn.Module:
 
     def after_norm(module, inputs, output):
         found = conv_outputs.get(id(inputs[0]))
-        if found is not None:
-            pairs.append((found[1], module))
+        remainder = _remainder_of(module)
+        if found is not None and remainder is not None:
+            pairs.append((found[1], module, remainder))
 
     hooks = [
         module.register_forward_hook(
@@ -95,8 +101,21 @@ def fold_batchnorms(model: nn.Module, *example_inputs) -> nn.Module:
         for parent in model.modules()
         for name, child in parent.named_children()
     }
-    for conv, norm in pairs:
+    for conv, norm, remainder in pairs:
         conv_with_folded_bn(conv, norm)
         parent, name = parents[norm]
-        setattr(parent, name, nn.Identity())
+        setattr(parent, name, remainder)
     return model
+
+
+def _remainder_of(norm: _BatchNorm):
+    """The module left in place of ``norm`` once it is folded into its
+    conv, or None when its forward is not known to be a plain BN (plus
+    timm's dropout and activation)."""
+    forward = type(norm).forward
+    if forward in (_BatchNorm.forward, nn.SyncBatchNorm.forward):
+        return nn.Identity()
+    act, drop = getattr(norm, 'act', None), getattr(norm, 'drop', None)
+    if isinstance(act, nn.Module) and isinstance(drop, nn.Module):
+        return nn.Sequential(drop, act)
+    return None
