@@ -11,6 +11,11 @@ from typing import Union
 
 from mmengine.fileio import LocalBackend, register_backend
 
+__all__ = [
+    'AtomicLocalBackend', 'PARTIAL_SUFFIX', 'atomic_write',
+    'remove_partial_files'
+]
+
 # Suffix of the files being written; a crash can leave one behind, which
 # ``remove_partial_files`` deletes and ``tools/train.py --resume`` ignores.
 PARTIAL_SUFFIX = '.partial'

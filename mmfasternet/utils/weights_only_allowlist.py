@@ -15,6 +15,8 @@ import importlib
 import numpy as np
 import torch
 
+__all__ = ['allow_mmengine_checkpoints']
+
 
 def _numpy_globals():
     # numpy 2 moved numpy.core to numpy._core; pickles name the module the
