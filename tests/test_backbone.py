@@ -4,19 +4,26 @@ from mmengine.analysis import get_model_complexity_info
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmfasternet import FasterNet
+from mmfasternet.model_zoo import load_model_zoo
 from mmfasternet.models.backbones.fasternet import FasterNetBlock
 
 from conftest import randomize_norm_stats
 
 ARCHS = ('t0', 't1', 't2', 's', 'm', 'l')
 EMBED_DIMS = dict(t0=40, t1=64, t2=96, s=128, m=144, l=192)
-# REFERENCE.md: classifier parameters minus the head (1x1 conv 8E->1280 and
-# linear 1280->1000).
-BACKBONE_PARAMS = dict(
-    t0=2_214_900, t1=5_659_008, t2=12_718_848, s=28_589_312, m=50_765_904,
-    l=90_218_112)
-# Published FLOPs (MACs) of the classifier at 224x224, in G.
-PUBLISHED_GFLOPS = dict(t0=0.34, t1=0.85, t2=1.90, s=4.55, m=8.72, l=15.49)
+# The ImageNet classifiers of the model zoo (exact parameters, FLOPs).
+CLASSIFIERS = {
+    record.arch: record.metadata
+    for record in load_model_zoo()
+    if 'Image Classification' in (record.results or {})
+}
+
+
+def backbone_params(arch):
+    """The classifier's parameters minus its head's: the 1x1 conv
+    8E -> 1280 without bias and the linear 1280 -> 1000."""
+    head = 8 * EMBED_DIMS[arch] * 1280 + 1280 * 1000 + 1000
+    return CLASSIFIERS[arch]['Parameters'] - head
 
 
 def count_params(module):
@@ -26,11 +33,11 @@ def count_params(module):
 @pytest.mark.parametrize('arch', ARCHS)
 def test_backbone_parameter_count_is_exact(arch):
     model = FasterNet(arch=arch, out_norm=False)
-    assert count_params(model) == BACKBONE_PARAMS[arch]
+    assert count_params(model) == backbone_params(arch)
     # The output norms add 2 parameters per channel of each returned stage.
     with_norms = FasterNet(arch=arch)
     extra = sum(2 * EMBED_DIMS[arch] * 2**i for i in range(4))
-    assert count_params(with_norms) == BACKBONE_PARAMS[arch] + extra
+    assert count_params(with_norms) == backbone_params(arch) + extra
 
 
 @pytest.mark.parametrize('arch', ARCHS)
@@ -39,9 +46,10 @@ def test_backbone_flops_match_published(arch):
     info = get_model_complexity_info(
         model, input_shape=(3, 224, 224), show_table=False, show_arch=False)
     gflops = info['flops'] / 1e9
-    # The published figures include the small head (<0.003 G) and are
-    # rounded to 0.01 G.
-    assert gflops == pytest.approx(PUBLISHED_GFLOPS[arch], rel=0.02)
+    # The classifier's figures include the small head (<0.003 G); the
+    # metafile's are checked against the paper's in test_model_zoo.py.
+    assert gflops == pytest.approx(CLASSIFIERS[arch]['FLOPs'] / 1e9,
+                                   rel=0.02)
 
 
 @pytest.mark.parametrize('arch', ARCHS)

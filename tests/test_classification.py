@@ -24,16 +24,21 @@ DEMO_CONFIG = osp.join(REPO, 'configs', 'demo',
                        'fasternet_t0_shapes_demo.py')
 
 # The original recipe (REFERENCE.md): weight decay, RandAugment magnitude
-# (None: off), mixup alpha, gradient clip, total batch, drop path, and the
-# exact classifier parameter counts.
+# (None: off), mixup alpha, gradient clip and drop path. The total batch and
+# the exact classifier parameter counts come from the model zoo.
 RECIPE = dict(
-    t0=(0.005, None, 0.05, None, 4096, 0.0, 3905500),
-    t1=(0.01, 3, 0.1, None, 4096, 0.02, 7595368),
-    t2=(0.02, 5, 0.1, None, 4096, 0.05, 14982888),
-    s=(0.03, 7, 0.3, None, 4096, 0.1, 31181032),
-    m=(0.05, 7, 0.5, 1.0, 2048, 0.2, 53521464),
-    l=(0.05, 7, 0.7, 0.01, 2048, 0.3, 93465192),
+    t0=(0.005, None, 0.05, None, 0.0),
+    t1=(0.01, 3, 0.1, None, 0.02),
+    t2=(0.02, 5, 0.1, None, 0.05),
+    s=(0.03, 7, 0.3, None, 0.1),
+    m=(0.05, 7, 0.5, 1.0, 0.2),
+    l=(0.05, 7, 0.7, 0.01, 0.3),
 )
+
+
+def zoo_metadata(config):
+    from mmfasternet.model_zoo import find_model
+    return find_model(osp.relpath(config, REPO)).metadata
 
 
 def tool(name):
@@ -69,8 +74,8 @@ def test_every_variant_is_shipped():
 @pytest.mark.parametrize('config', CLS_CONFIGS, ids=osp.basename)
 def test_config_follows_the_original_recipe(config):
     arch = osp.basename(config).split('_')[1]
-    (weight_decay, magnitude, mixup, clip, batch, drop_path,
-     _) = RECIPE[arch]
+    weight_decay, magnitude, mixup, clip, drop_path = RECIPE[arch]
+    batch = zoo_metadata(config)['Batch Size']
     cfg = Config.fromfile(config)
     optimizer = cfg.optim_wrapper.optimizer
     assert optimizer.type == 'AdamW'
@@ -118,9 +123,9 @@ def test_config_builds_and_runs(config):
     """Exact parameter count, a training step through the data preprocessor
     (mixup/cutmix on) and prediction."""
     from mmpretrain.structures import DataSample
-    arch = osp.basename(config).split('_')[1]
     model = build_classifier(config)
-    assert sum(p.numel() for p in model.parameters()) == RECIPE[arch][-1]
+    assert sum(p.numel() for p in model.parameters()) == zoo_metadata(
+        config)['Parameters']
     model.init_weights()
     samples = [DataSample().set_gt_label(label) for label in (3, 999)]
     data = dict(inputs=[torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)

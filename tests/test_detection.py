@@ -12,6 +12,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmfasternet.model_zoo import find_model, original_checkpoints
+
 from conftest import parse_metrics, run
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -88,6 +90,10 @@ def test_detection_config_builds_and_runs(config):
     cfg.model.backbone.init_cfg = None
     init_default_scope('mmdet')
     model = MODELS.build(cfg.model)
+    if osp.dirname(config) == osp.join(REPO, 'configs'):
+        # a model zoo config: the metafile's parameter count is this model's
+        assert sum(p.numel() for p in model.parameters()) == find_model(
+            config).metadata['Parameters']
     model.init_weights()
 
     size = 64
@@ -141,8 +147,8 @@ def test_recipes_follow_the_original():
         assert (warmup.start_factor, warmup.end) == (0.001, 500)
         assert cfg.train_dataloader.batch_size == 2
         assert cfg.auto_scale_lr.base_batch_size == 16
-        assert cfg.model.backbone.init_cfg.checkpoint.startswith(
-            f'checkpoints/fasternet_{arch}-epoch.')
+        assert cfg.model.backbone.init_cfg.checkpoint == (
+            f'checkpoints/{original_checkpoints()[arch]}')
         three_x = Config.fromfile(
             osp.join(REPO, 'configs',
                      f'maskrcnn_fasternet_{arch}_ms-3x_coco.py'))

@@ -7,6 +7,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmfasternet.model_zoo import find_model, original_checkpoints
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEG_CONFIGS = sorted(
     glob.glob(osp.join(REPO, 'configs', 'upernet_fasternet_*.py')) +
@@ -41,12 +43,15 @@ def test_segmentation_config_builds_and_runs(config):
     else:
         assert cfg.model.neck.in_channels == channels
         assert cfg.train_cfg.max_iters == 40000
-    assert cfg.model.backbone.init_cfg.checkpoint.startswith(
-        f'checkpoints/fasternet_{arch}-epoch.')
+    assert cfg.model.backbone.init_cfg.checkpoint == (
+        f'checkpoints/{original_checkpoints()[arch]}')
 
     cfg.model.backbone.init_cfg = None
     init_default_scope('mmseg')
     model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    # the model zoo's parameter count is this model's
+    assert sum(p.numel() for p in model.parameters()) == find_model(
+        config).metadata['Parameters']
     model.init_weights()
     size = (64, 64)
     samples = []
