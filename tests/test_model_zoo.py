@@ -146,6 +146,51 @@ def test_plot_tool_uses_the_metafile_top1():
                      for arch, top1 in published_top1().items()}
 
 
+def _readme_model_rows():
+    """(config, {column header: cell}) of every README table row that links
+    a config."""
+    with open(osp.join(REPO_ROOT, 'README.md')) as f:
+        lines = f.read().splitlines()
+    rows, header = [], None
+    for line in lines:
+        if not line.startswith('|'):
+            header = None
+            continue
+        cells = [cell.strip() for cell in line.strip('|').split('|')]
+        if header is None:
+            header = cells
+            continue
+        link = re.search(r'\]\((configs/[^)]+\.py)\)', line)
+        if link:
+            rows.append((link.group(1), dict(zip(header, cells))))
+    return rows
+
+
+def _agrees(cell, exact, scale):
+    """``cell`` (e.g. ``'48.99'``, ``'0.34 G'``, ``'3,905,500'``) is
+    ``exact / scale`` rounded to the cell's decimals."""
+    number = re.fullmatch(r'([\d,]+(?:\.(\d+))?)\s*G?', cell)
+    assert number, cell
+    decimals = len(number.group(2) or '')
+    return float(number.group(1).replace(',', '')) == round(
+        exact / scale, decimals)
+
+
+def test_readme_tables_round_the_metafile():
+    """The README's model tables give each config's parameters and FLOPs
+    as the metafile has them, rounded."""
+    records = by_config()
+    rows = _readme_model_rows()
+    assert {config for config, _ in rows} == set(records)
+    for config, row in rows:
+        metadata = records[config].metadata
+        params = row.get('Params (M)') or row['params']
+        flops = row.get('FLOPs (G)') or row['FLOPs (224)']
+        scale = 1e6 if 'Params (M)' in row else 1
+        assert _agrees(params, metadata['Parameters'], scale), (config, params)
+        assert _agrees(flops, metadata['FLOPs'], 1e9), (config, flops)
+
+
 def test_original_checkpoints_come_from_the_metafile():
     import mmfasternet
     names = original_checkpoints()
