@@ -462,9 +462,9 @@ def test_onnx_export_takes_the_trained_classifier(trained):
     """tools/export_onnx.py --what classifier reads the mmpretrain
     checkpoint (variant and classes inferred) and its deploy form gives the
     classifier's logits."""
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    from export_onnx import build_model
     from mmengine.runner import load_checkpoint
+
+    from mmfasternet.deploy.models import build_model
     exported = build_model(what='classifier',
                            checkpoint=str(trained['checkpoint']))
     classifier = build_classifier(DEMO_CONFIG).eval()

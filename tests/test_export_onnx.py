@@ -1,6 +1,6 @@
-"""ONNX export (tools/export_onnx.py): the deploy form exports with dynamic
-batch/height/width, onnxruntime matches PyTorch, and the graph stays small
-(no scatter/copy ops from an in-place PConv)."""
+"""ONNX export (mmfasternet.deploy.onnx, tools/export_onnx.py): the deploy
+form exports with dynamic batch/height/width, onnxruntime matches PyTorch,
+and the graph stays small (no scatter/copy ops from an in-place PConv)."""
 import copy
 import os.path as osp
 import subprocess
@@ -13,14 +13,14 @@ import torch
 from mmfasternet import FasterNet
 from mmfasternet.deploy import switch_to_deploy
 
-from conftest import REPO_ROOT, trained_backbone
+from conftest import trained_backbone
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-from export_onnx import (build_model,  # noqa: E402
-                         check_parity, export, graph_summary)
+from mmfasternet.deploy.models import build_model  # noqa: E402
+from mmfasternet.deploy.onnx import (check_parity, export,  # noqa: E402
+                                     graph_summary)
 
 # The original's in-place "slicing" PConv exports its x[:, :k] = conv(...)
 # as index arithmetic plus a ScatterND per block.
