@@ -51,17 +51,10 @@ def trained_backbone(arch='t0', **kwargs):
 def build_from_config(config_name, seed=0):
     """The model of ``configs/<config_name>`` (no pretrained weights, SyncBN
     as BN so it runs in one process), built in its library's scope."""
-    from importlib import import_module
-
-    from mmengine.config import Config
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', config_name))
-    cfg.model.backbone.init_cfg = None
-    init_default_scope(cfg.default_scope)
-    registry = import_module(f'{cfg.default_scope}.registry')
-    torch.manual_seed(seed)
-    return revert_sync_batchnorm(registry.MODELS.build(cfg.model))
+    from mmfasternet.analysis import build_model_from_config
+    return build_model_from_config(
+        osp.join(REPO_ROOT, 'configs', config_name), revert_sync_bn=True,
+        seed=seed)
 
 
 def run(args, cwd, env=None, timeout=600):

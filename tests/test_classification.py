@@ -51,14 +51,8 @@ def run(args, expect_ok=True, timeout=600):
 
 
 def build_classifier(config):
-    from mmengine.registry import init_default_scope
-    from mmpretrain.registry import MODELS
-    cfg = Config.fromfile(config)
-    # as mmengine's Runner does: the dataset base's normalisation
-    cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
-    init_default_scope('mmpretrain')
-    torch.manual_seed(0)
-    return MODELS.build(cfg.model)
+    from mmfasternet.analysis import build_model_from_config
+    return build_model_from_config(config, seed=0)
 
 
 def test_every_variant_is_shipped():
@@ -408,7 +402,6 @@ def test_detection_and_segmentation_inferencers(tmp_path):
     configs and checkpoints saved by the real model with the dataset meta
     a training run stores (freshly initialised: the wiring, not the
     accuracy, is under test), on a generated image."""
-    from mmengine.registry import init_default_scope
     sys.path.insert(0, osp.join(REPO, 'tools'))
     from make_demo_data import render_shapes
     image, _ = render_shapes(np.random.default_rng(0), 96, 128)
@@ -416,15 +409,10 @@ def test_detection_and_segmentation_inferencers(tmp_path):
     image.save(image_path)
 
     def checkpoint_of(config, scope):
-        from importlib import import_module
-
-        from mmengine.model import revert_sync_batchnorm
+        from mmfasternet.analysis import build_model_from_config
         cfg = Config.fromfile(config)
-        cfg.model.backbone.init_cfg = None
-        init_default_scope(scope)
-        registry = import_module(f'{scope}.registry')
-        torch.manual_seed(0)
-        model = revert_sync_batchnorm(registry.MODELS.build(cfg.model))
+        assert cfg.default_scope == scope
+        model = build_model_from_config(cfg, revert_sync_bn=True, seed=0)
         model.init_weights()
         path = str(tmp_path / f'{scope}.pth')
         torch.save(dict(state_dict=model.state_dict(), meta=dict(
