@@ -13,117 +13,11 @@ runs on the CPU, so it explains GPU figures without a GPU.
 import argparse
 import os.path as osp
 import sys
-from collections import defaultdict
-
-import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
-from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmfasternet import FasterNet  # noqa: E402
-from mmfasternet.deploy import fold_batchnorms, switch_to_deploy  # noqa
-
-DTYPES = dict(fp32=torch.float32, bf16=torch.bfloat16, fp16=torch.float16)
-
-
-def distinct_bytes(tensor: torch.Tensor) -> int:
-    """Bytes of the distinct elements a tensor addresses: a broadcast
-    (stride 0) dimension, such as a weight expanded over the batch for a
-    batched GEMM, is read once."""
-    elements = 1
-    for size, stride in zip(tensor.shape, tensor.stride()):
-        if stride != 0:
-            elements *= size
-    return elements * tensor.element_size()
-
-
-class ByteCounter(TorchDispatchMode):
-    """Bytes read and written per aten op: the elements of every tensor
-    argument and every output. Ops whose output is a view of an input
-    (split, slicing, reshapes) move nothing and are not counted; in-place
-    ops (``addmm_``, ``relu_``) are. Also counts the FLOPs of the in-place
-    matrix products, which torch's FlopCounterMode leaves out."""
-
-    def __init__(self):
-        super().__init__()
-        self.read = defaultdict(int)
-        self.written = defaultdict(int)
-        self.calls = defaultdict(int)
-        self.inplace_matmul_flops = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        inputs = [t for t in tree_flatten((args, kwargs))[0]
-                  if isinstance(t, torch.Tensor)]
-        outputs = [t for t in tree_flatten(out)[0]
-                   if isinstance(t, torch.Tensor)]
-        storages = {t.untyped_storage().data_ptr() for t in inputs}
-        if (not func._schema.is_mutable and outputs
-                and all(t.untyped_storage().data_ptr() in storages
-                        for t in outputs)):
-            return out  # a view: no data moves
-        name = func.overloadpacket.__name__
-        self.calls[name] += 1
-        self.read[name] += sum(map(distinct_bytes, inputs))
-        self.written[name] += sum(map(distinct_bytes, outputs))
-        if name in ('addmm_', 'baddbmm_'):
-            _, left, right = args[:3]
-            self.inplace_matmul_flops += 2 * left.numel() * right.shape[-1]
-        return out
-
-
-def count(model, x):
-    """Bytes moved by op name, ``{op: (read, written, calls)}``, and FLOPs
-    of one forward of ``model`` on ``x``."""
-    with torch.no_grad():
-        with ByteCounter() as bytes_mode:
-            model(x)
-        with FlopCounterMode(display=False) as flop_mode:
-            model(x)
-    per_op = {name: (bytes_mode.read[name], bytes_mode.written[name],
-                     bytes_mode.calls[name])
-              for name in bytes_mode.calls}
-    flops = flop_mode.get_total_flops() + bytes_mode.inplace_matmul_flops
-    return per_op, flops
-
-
-def per_image(model, example, batch):
-    """Traffic and FLOPs per image at ``batch``: counted at batch 1 and 2,
-    whose difference is what one more image costs (activations) and the
-    rest what a batch reads once (weights), so large batches need not be
-    run. Returns (bytes by op, total bytes, weight bytes, FLOPs), all per
-    image."""
-    one, flops_one = count(model, example)
-    two, flops_two = count(model, torch.cat([example, example]))
-    by_op, total, weights = {}, 0., 0.
-    for name in one:
-        moved_one = sum(one[name][:2])
-        moved_two = sum(two[name][:2])
-        activations = moved_two - moved_one
-        fixed = moved_one - activations
-        by_op[name] = (activations + fixed / batch, one[name][2])
-        total += by_op[name][0]
-        weights += fixed / batch
-    flops = flops_two - flops_one
-    return by_op, total, weights, flops
-
-
-def build_forms(arch, dtype, channels_last, shape):
-    """The paper protocol (eval, BN folded by the hook-based fold, the
-    original split_cat PConv) and the deploy form of one backbone."""
-    torch.manual_seed(0)
-    model = FasterNet(arch=arch, out_indices=(3, ), out_norm=False).eval()
-    example = torch.randn(1, 3, *shape)
-    paper = fold_batchnorms(model, example)
-    deploy = switch_to_deploy(
-        FasterNet(arch=arch, out_indices=(3, ), out_norm=False).eval())
-    forms = dict(paper=paper, deploy=deploy)
-    memory_format = (torch.channels_last if channels_last else
-                     torch.contiguous_format)
-    return {name: form.to(dtype=dtype, memory_format=memory_format)
-            for name, form in forms.items()}
+from mmfasternet.analysis import DTYPES, backbone_traffic  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -148,28 +42,21 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    dtype = DTYPES[args.dtype]
-    forms = build_forms(args.arch, dtype, args.channels_last, args.shape)
-    x = torch.randn(1, 3, *args.shape, dtype=dtype)
-    if args.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
     print(f'FasterNet-{args.arch.upper()}, {args.dtype}, '
           f'{"channels_last" if args.channels_last else "NCHW"}, '
           f'{args.shape[0]}x{args.shape[1]}, batch {args.batch}; ceilings at '
           f'{args.bandwidth:g} TB/s and {args.peak:g} TFLOP/s')
-    results = {}
-    for name, model in forms.items():
-        by_op, total, weights, flops = per_image(model, x, args.batch)
-        memory_ceiling = args.bandwidth * 1e12 / total
-        compute_ceiling = args.peak * 1e12 / flops
-        results[name] = dict(bytes=total, weight_bytes=weights, flops=flops,
-                             memory_ceiling=memory_ceiling,
-                             compute_ceiling=compute_ceiling, ops=by_op)
+    results = backbone_traffic(args.arch, args.dtype, args.channels_last,
+                               args.shape, args.batch, args.bandwidth,
+                               args.peak)
+    for name, result in results.items():
+        total = result['bytes']
         print(f'{name:<7} {total / 2**20:8.2f} MiB/image moved '
-              f'({weights / 2**20:.2f} of it weights), {flops / 1e9:.2f} '
-              f'GFLOP/image: memory ceiling {memory_ceiling:,.0f} img/s, '
-              f'compute ceiling {compute_ceiling:,.0f} img/s')
-        ranked = sorted(by_op.items(), key=lambda item: -item[1][0])
+              f'({result["weight_bytes"] / 2**20:.2f} of it weights), '
+              f'{result["flops"] / 1e9:.2f} GFLOP/image: memory ceiling '
+              f'{result["memory_ceiling"]:,.0f} img/s, compute ceiling '
+              f'{result["compute_ceiling"]:,.0f} img/s')
+        ranked = sorted(result['ops'].items(), key=lambda item: -item[1][0])
         for op, (moved, calls) in ranked[:args.top]:
             print(f'          {op:<28} {moved / 2**20:7.2f} MiB '
                   f'({100 * moved / total:4.1f}%, {calls} calls)')
