@@ -79,12 +79,14 @@ def parse_metrics(log):
 
 
 def load_tool(name):
-    """``tools/<name>.py`` as a module, to call its ``main(argv)`` in this
-    process (loaded by path: ``tools/test.py`` is not importable as
+    """``tools/<name>.py`` (``name`` may name a sub-folder, e.g.
+    ``'misc/make_demo_data'``) as a module, to call its ``main(argv)`` in
+    this process (loaded by path: ``tools/test.py`` is not importable as
     ``test``)."""
     import importlib.util
     spec = importlib.util.spec_from_file_location(
-        f'mmfasternet_tool_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+        'mmfasternet_tool_' + name.replace('/', '_'),
+        osp.join(REPO_ROOT, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -10,7 +10,8 @@ import pytest
 
 from conftest import REPO_ROOT, load_tool
 
-BENCHMARK = osp.join('tools', 'benchmark.py')
+ANALYSIS_TOOLS = osp.join('tools', 'analysis_tools')
+BENCHMARK = osp.join(ANALYSIS_TOOLS, 'benchmark.py')
 
 
 def run_tool(*args):
@@ -73,7 +74,7 @@ def test_backbone_benchmark_ratios_are_those_of_its_rows(tmp_path):
     assert set(printed) == expected_lines
 
     png = tmp_path / 'plot.png'
-    run_tool(osp.join('tools', 'plot_speed_accuracy.py'), str(out), '--out',
+    run_tool(osp.join(ANALYSIS_TOOLS, 'plot_speed_accuracy.py'), str(out), '--out',
              str(png))
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
@@ -110,7 +111,7 @@ def test_model_benchmark_ratios_against_the_last_config(tmp_path):
 
 def test_operator_benchmark(tmp_path):
     out = tmp_path / 'ops.json'
-    log = run_tool(osp.join('tools', 'benchmark_ops.py'), '--warmup', '0',
+    log = run_tool(osp.join(ANALYSIS_TOOLS, 'benchmark_ops.py'), '--warmup', '0',
                    '--repeats', '1', '--threads', '2', '--json', str(out))
     rows = json.loads(out.read_text())['rows']
     assert [(row['shape'], row['operator']) for row in rows] == [
@@ -176,7 +177,7 @@ def test_traffic_tool_and_counter():
     assert big['deploy']['flops'] == pytest.approx(big['paper']['flops'],
                                                    rel=1e-3)
     assert 'cat' in big['paper']['ops'] and 'cat' not in big['deploy']['ops']
-    printed = load_tool('traffic').main(
+    printed = load_tool('analysis_tools/traffic').main(
         ['--arch', 't0', '--shape', '64', '64', '--dtype', 'fp32',
          '--channels-last'])
     assert printed['paper']['bytes'] == pytest.approx(big['paper']['bytes'])
@@ -202,7 +203,7 @@ def test_backbone_benchmark_profiles_both_forms(tmp_path):
 
 
 def test_model_benchmark_refuses_backbone_only_options():
-    parse_args = load_tool('benchmark').parse_args
+    parse_args = load_tool('analysis_tools/benchmark').parse_args
     for option in (['--dtype', 'bf16'], ['--compile']):
         with pytest.raises(SystemExit):
             parse_args(['model', 'configs/maskrcnn_fasternet_t0_coco.py',
@@ -215,7 +216,7 @@ def test_model_benchmark_refuses_backbone_only_options():
 def test_get_flops_takes_installed_library_configs():
     """The README's reference row, mmdet's ResNet-50 Mask R-CNN named as
     ``mmdet::...``: 44.40 M parameters."""
-    log = run_tool(osp.join('tools', 'get_flops.py'),
+    log = run_tool(osp.join(ANALYSIS_TOOLS, 'get_flops.py'),
                    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
                    '--shape', '64', '--proposals', '10')
     assert '(detection)' in log and 'input:    1x3x64x64' in log
@@ -226,7 +227,7 @@ def test_get_flops_takes_installed_library_configs():
 def test_demo_backbone():
     """``make demo-backbone``, tiny: the README's backbone parameter counts
     and an identical round trip through the original layout."""
-    log = run_tool(osp.join('tools', 'demo_backbone.py'), '--size', '32',
+    log = run_tool(osp.join(ANALYSIS_TOOLS, 'demo_backbone.py'), '--size', '32',
                    '--repeats', '1', '--threads', '1')
     params = {line.split()[0]: line.split()[1] for line in log.splitlines()
               if line.split() and line.split()[0] in

@@ -177,7 +177,8 @@ def test_mmfasternet_layout_via_convert_tool(tmp_path, repo_root):
     torch.save(reference.state_dict(), timm_path)
     out_path = tmp_path / 'converted' / 'fasternet_t0_mmfasternet.pth'
     result = subprocess.run(
-        [sys.executable, osp.join(repo_root, 'tools', 'convert_checkpoint.py'),
+        [sys.executable, osp.join(repo_root, 'tools', 'model_converters',
+                                  'convert_checkpoint.py'),
          str(timm_path), str(out_path)],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -194,14 +195,15 @@ def test_mmfasternet_layout_via_convert_tool(tmp_path, repo_root):
     assert_same_outputs(from_timm, from_converted)
     # A second run refuses to overwrite what the user has.
     again = subprocess.run(
-        [sys.executable, osp.join(repo_root, 'tools', 'convert_checkpoint.py'),
+        [sys.executable, osp.join(repo_root, 'tools', 'model_converters',
+                                  'convert_checkpoint.py'),
          str(timm_path), str(out_path)],
         capture_output=True, text=True)
     assert again.returncode != 0 and '--overwrite' in again.stderr
 
 
 def test_convert_tool_keeps_coco_output_norms(tmp_path):
-    convert = load_tool('convert_checkpoint').convert
+    convert = load_tool('model_converters/convert_checkpoint').convert
     source = trained_backbone(arch='t0')
     state = OrderedDict(('backbone.' + k, v)
                         for k, v in source.state_dict().items())
@@ -220,7 +222,7 @@ def test_convert_tool_no_head(tmp_path):
     state = original_release_state_dict(source)
     src = tmp_path / 'fasternet_t0.pth'
     torch.save(state, src)
-    main = load_tool('convert_checkpoint').main
+    main = load_tool('model_converters/convert_checkpoint').main
     main([str(src), str(tmp_path / 'with_head.pth')])
     main([str(src), str(tmp_path / 'no_head.pth'), '--no-head'])
     with_head = torch.load(tmp_path / 'with_head.pth')['state_dict']
@@ -240,7 +242,7 @@ def test_convert_tool_overwrites_only_when_asked(tmp_path):
     torch.save(original_release_state_dict(source), src)
     dst = tmp_path / 'out.pth'
     dst.write_bytes(b'the user\'s file')
-    main = load_tool('convert_checkpoint').main
+    main = load_tool('model_converters/convert_checkpoint').main
     with pytest.raises(FileExistsError, match='--overwrite'):
         main([str(src), str(dst)])
     assert dst.read_bytes() == b'the user\'s file'

@@ -15,7 +15,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import randomize_norm_stats
+from conftest import load_tool, randomize_norm_stats
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLS_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs',
@@ -232,7 +232,7 @@ def trained(tmp_path_factory):
     progressive resolution), shortened: 10 epochs instead of 20."""
     base = tmp_path_factory.mktemp('classification')
     root = base / 'demo_imagenet'
-    run([tool('make_demo_data.py'), 'imagenet', str(root), '--train', '1200',
+    run([tool('misc/make_demo_data.py'), 'imagenet', str(root), '--train', '1200',
          '--val', '90', '--size', '72', '72'])
     options = loader_options(root) + [
         'train_cfg.max_epochs=10', 'train_cfg.val_interval=10',
@@ -388,7 +388,7 @@ def test_classifier_checkpoint_initialises_downstream_backbones(
 
 
 def test_convert_tool_keeps_the_classifier_head(trained, tmp_path):
-    run([tool('convert_checkpoint.py'), str(trained['checkpoint']),
+    run([tool('model_converters/convert_checkpoint.py'), str(trained['checkpoint']),
          str(tmp_path / 'converted.pth')])
     converted = torch.load(tmp_path / 'converted.pth', weights_only=True)
     classifier = torch.load(trained['checkpoint'], weights_only=True)
@@ -402,8 +402,7 @@ def test_detection_and_segmentation_inferencers(tmp_path):
     configs and checkpoints saved by the real model with the dataset meta
     a training run stores (freshly initialised: the wiring, not the
     accuracy, is under test), on a generated image."""
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    from make_demo_data import render_shapes
+    render_shapes = load_tool('misc/make_demo_data').render_shapes
     image, _ = render_shapes(np.random.default_rng(0), 96, 128)
     image_path = str(tmp_path / 'shapes.jpg')
     image.save(image_path)
@@ -447,7 +446,7 @@ def test_detection_and_segmentation_inferencers(tmp_path):
 
 
 def test_onnx_export_takes_the_trained_classifier(trained):
-    """tools/export_onnx.py --what classifier reads the mmpretrain
+    """tools/deployment/export_onnx.py --what classifier reads the mmpretrain
     checkpoint (variant and classes inferred) and its deploy form gives the
     classifier's logits."""
     from mmengine.runner import load_checkpoint

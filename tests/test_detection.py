@@ -41,7 +41,7 @@ def tool(name):
 @pytest.fixture(scope='module')
 def coco_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('data') / 'demo_coco'
-    run([sys.executable, tool('make_demo_data.py'), 'coco', str(root),
+    run([sys.executable, tool('misc/make_demo_data.py'), 'coco', str(root),
          '--train', '8', '--val', '4', '--size', '96', '96'], cwd=REPO)
     return root
 
@@ -277,7 +277,7 @@ def test_user_config_outside_the_repo(coco_root, tmp_path):
 
 def test_get_flops_tool_on_a_detector():
     config = osp.join(REPO, 'configs', 'maskrcnn_fasternet_t0_coco.py')
-    out = run([sys.executable, tool('get_flops.py'), config, '--shape', '320',
+    out = run([sys.executable, tool('analysis_tools/get_flops.py'), config, '--shape', '320',
                '256'], cwd=REPO)
     assert 'input:    1x3x320x256' in out
     params = float(re.search(r'params:\s+([\d.]+) M', out).group(1))

@@ -1,6 +1,7 @@
-"""ONNX export (mmfasternet.deploy.onnx, tools/export_onnx.py): the deploy
-form exports with dynamic batch/height/width, onnxruntime matches PyTorch,
-and the graph stays small (no scatter/copy ops from an in-place PConv)."""
+"""ONNX export (mmfasternet.deploy.onnx, tools/deployment/export_onnx.py):
+the deploy form exports with dynamic batch/height/width, onnxruntime matches
+PyTorch, and the graph stays small (no scatter/copy ops from an in-place
+PConv)."""
 import copy
 import os.path as osp
 import subprocess
@@ -195,7 +196,7 @@ def test_check_parity_reports_a_mismatch(tmp_path):
 def test_cli_end_to_end(tmp_path, repo_root):
     out = tmp_path / 'sub' / 't0.onnx'
     result = subprocess.run(
-        [sys.executable, osp.join(repo_root, 'tools', 'export_onnx.py'),
+        [sys.executable, osp.join(repo_root, 'tools', 'deployment', 'export_onnx.py'),
          '--arch', 't0', '--shape', '64', '64', '--check', str(out)],
         cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -40,7 +40,7 @@ def train(config, work_dir, *options, expect_ok=True):
 @pytest.fixture(scope='module')
 def coco_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('data') / 'coco'
-    subprocess.run([sys.executable, osp.join(REPO, 'tools',
+    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc',
                                              'make_demo_data.py'), 'coco',
                     str(root), '--train', '8', '--val', '2', '--size', '64',
                     '64'], check=True, capture_output=True)
@@ -266,7 +266,7 @@ def test_iteration_based_resume_repeats_the_losses(tmp_path):
     """IterBasedTrainLoop re-reads the batches it already trained on when
     it resumes; the random states are restored after that re-reading."""
     ade_root = tmp_path / 'ade'
-    subprocess.run([sys.executable, osp.join(REPO, 'tools',
+    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc',
                                              'make_demo_data.py'), 'ade20k',
                     str(ade_root), '--train', '8', '--val', '2', '--size',
                     '96', '96'], check=True, capture_output=True)

@@ -78,7 +78,7 @@ def test_generated_data_follows_ade20k(tmp_path, repo_root):
     import numpy as np
     from PIL import Image
     root = tmp_path / 'ADEChallengeData2016'
-    subprocess.run([sys.executable, osp.join(repo_root, 'tools',
+    subprocess.run([sys.executable, osp.join(repo_root, 'tools', 'misc',
                                              'make_demo_data.py'), 'ade20k',
                     str(root), '--train', '3', '--val', '2', '--size', '48',
                     '64'], check=True, capture_output=True)
@@ -99,7 +99,7 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
     import sys
 
     root = tmp_path / 'ADEChallengeData2016'
-    subprocess.run([sys.executable, osp.join(repo_root, 'tools',
+    subprocess.run([sys.executable, osp.join(repo_root, 'tools', 'misc',
                                              'make_demo_data.py'), 'ade20k',
                     str(root), '--train', '8', '--val', '4', '--size', '64',
                     '64'], check=True, capture_output=True)

@@ -32,7 +32,7 @@ CLS_DEMO = osp.join(REPO, 'configs', 'demo', 'fasternet_t0_shapes_demo.py')
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp('data')
     for kind, size in (('coco', '64'), ('ade20k', '64'), ('imagenet', '40')):
-        subprocess.run([sys.executable, osp.join(REPO, 'tools',
+        subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc',
                                                  'make_demo_data.py'), kind,
                         str(root / kind), '--train', '4', '--val', '2',
                         '--size', size, size], check=True,

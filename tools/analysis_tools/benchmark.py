@@ -6,8 +6,8 @@ folded into the convs, split_cat PConv, eager) and mmfasternet's deploy form
 under the same settings; reference backbones (mmdet's ResNet-50 by default,
 ``timm:NAME`` for timm models) with BN folded too.
 
-    python tools/benchmark.py backbone --archs t0 s l --device cpu --threads 1 --batch 1
-    python tools/benchmark.py backbone --archs s --device cuda --batch 256 --dtype bf16 --channels-last --compile
+    python tools/analysis_tools/benchmark.py backbone --archs t0 s l --device cpu --threads 1 --batch 1
+    python tools/analysis_tools/benchmark.py backbone --archs s --device cuda --batch 256 --dtype bf16 --channels-last --compile
 
 Whole models (``model``): inference of detection / segmentation /
 classification configs on a random image at the given shape (data loading
@@ -15,7 +15,7 @@ excluded), training form and deploy form, plus how much of it the backbone
 and the backbone+neck take. Detectors keep exactly 100 detections per image
 (score threshold 0) so that models are compared on equal work.
 
-    python tools/benchmark.py model configs/maskrcnn_fasternet_s_coco.py \
+    python tools/analysis_tools/benchmark.py model configs/maskrcnn_fasternet_s_coco.py \
         mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py --shape 800 1333 --threads 2
 
 Timings are medians over ``--repeats`` after ``--warmup`` runs, with the GPU
@@ -28,7 +28,8 @@ import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmfasternet import FasterNet  # noqa: E402
 from mmfasternet.analysis import (DTYPES, benchmark_backbones,  # noqa: E402

@@ -1,8 +1,8 @@
 """Parameters and FLOPs of a detection, segmentation or classification config
 (and of its backbone alone), at a chosen input shape.
 
-    python tools/get_flops.py configs/maskrcnn_fasternet_s_coco.py --shape 1280 800
-    python tools/get_flops.py mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py
+    python tools/analysis_tools/get_flops.py configs/maskrcnn_fasternet_s_coco.py --shape 1280 800
+    python tools/analysis_tools/get_flops.py mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py
 
 FLOPs are counted as multiply-accumulates (mmengine's counter, as fvcore and
 the FasterNet paper count them) and printed in G, params in M, without
@@ -17,7 +17,8 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import DictAction  # noqa: E402
 

@@ -8,9 +8,9 @@ to logits, weights from an original, timm or mmfasternet/mmpretrain
 classifier checkpoint. ``--check`` compares onnxruntime with
 PyTorch at the export shape and at a second shape.
 
-    python tools/export_onnx.py --arch s --checkpoint fasternet_s.pth \
+    python tools/deployment/export_onnx.py --arch s --checkpoint fasternet_s.pth \
         --what classifier --check fasternet_s.onnx
-    python tools/export_onnx.py --arch t0 --shape 800 1216 --check t0.onnx
+    python tools/deployment/export_onnx.py --arch t0 --shape 800 1216 --check t0.onnx
 
 Unlike the original's in-place "slicing" PConv (T0: 1488 nodes, 13
 ScatterND), the deploy graph of T0 has 320 nodes, 177 without constants.
@@ -21,7 +21,8 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmfasternet.deploy.models import build_model  # noqa: E402
 from mmfasternet.deploy.onnx import (PARITY_TOLERANCE,  # noqa: E402

@@ -4,8 +4,8 @@ the channels) on 96x56x56, 192x28x28, 384x14x14 and 768x7x7 inputs; FLOPs,
 latency and achieved FLOPS per operator, with each operator's FLOPS as a
 multiple of DWConv's measured in the same run.
 
-    python tools/benchmark_ops.py --device cpu --threads 1 --batch 1
-    python tools/benchmark_ops.py --device cuda --batch 32 --json ops.json
+    python tools/analysis_tools/benchmark_ops.py --device cpu --threads 1 --batch 1
+    python tools/analysis_tools/benchmark_ops.py --device cuda --batch 32 --json ops.json
 
 FLOPs are multiply-accumulates, as the paper counts them.
 """
@@ -16,7 +16,8 @@ import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmfasternet.analysis import benchmark_operators  # noqa: E402
 

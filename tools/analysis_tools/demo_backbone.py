@@ -2,7 +2,7 @@
 and stage shapes, an original-layout checkpoint round trip, and the two PConv
 forms timed side by side on this machine's CPU.
 
-    python tools/demo_backbone.py [--size 224] [--threads 2]
+    python tools/analysis_tools/demo_backbone.py [--size 224] [--threads 2]
 """
 import argparse
 import os.path as osp
@@ -12,7 +12,8 @@ from collections import OrderedDict
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.analysis import get_model_complexity_info  # noqa: E402
 

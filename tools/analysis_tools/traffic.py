@@ -8,13 +8,14 @@ no kernel tuning lifts; peak FLOP/s / FLOPs is the compute ceiling. The
 defaults are an H200's (4.8 TB/s HBM3e, 790 TFLOP/s dense bf16). Counting
 runs on the CPU, so it explains GPU figures without a GPU.
 
-    python tools/traffic.py --arch s --dtype bf16 --channels-last
+    python tools/analysis_tools/traffic.py --arch s --dtype bf16 --channels-last
 """
 import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmfasternet import FasterNet  # noqa: E402
 from mmfasternet.analysis import DTYPES, backbone_traffic  # noqa: E402

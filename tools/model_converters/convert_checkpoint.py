@@ -9,7 +9,7 @@ classification head (``avgpool_pre_head.1``, ``head``; from an mmpretrain
 classifier's ``FasterNetClsHead`` too) unless --no-head.
 
 Example:
-    python tools/convert_checkpoint.py fasternet_s-epoch.299-val_acc1.81.2840.pth \
+    python tools/model_converters/convert_checkpoint.py fasternet_s-epoch.299-val_acc1.81.2840.pth \
         checkpoints/fasternet_s_mmfasternet.pth
 """
 import argparse
@@ -20,7 +20,8 @@ from collections import OrderedDict
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmfasternet import FasterNet, __version__  # noqa: E402
 from mmfasternet.models.utils import (inspect_checkpoint,  # noqa: E402
