@@ -72,10 +72,10 @@ def test_generated_data_is_valid_coco(coco_root):
 
 @pytest.mark.parametrize('config', DET_CONFIGS, ids=osp.basename)
 def test_detection_config_builds_and_runs(config):
-    from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
     from mmdet.structures.mask import BitmapMasks
-    from mmengine.registry import init_default_scope
+
+    from mmfasternet.analysis import build_model_from_config
     from mmengine.structures import InstanceData
 
     cfg = Config.fromfile(config)
@@ -85,9 +85,7 @@ def test_detection_config_builds_and_runs(config):
     channels = {'t0': 40, 't1': 64, 't2': 96, 's': 128, 'm': 144, 'l': 192}
     assert cfg.model.neck.in_channels == [channels[arch] * 2**i
                                           for i in range(4)]
-    cfg.model.backbone.init_cfg = None
-    init_default_scope('mmdet')
-    model = MODELS.build(cfg.model)
+    model = build_model_from_config(cfg)
     model.init_weights()
 
     size = 64

@@ -23,11 +23,10 @@ def test_every_variant_is_shipped():
 
 @pytest.mark.parametrize('config', SEG_CONFIGS, ids=osp.basename)
 def test_segmentation_config_builds_and_runs(config):
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-    from mmseg.structures import SegDataSample
     from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    from mmfasternet.analysis import build_model_from_config
 
     cfg = Config.fromfile(config)
     assert cfg.model.backbone.type == 'FasterNet'
@@ -44,9 +43,7 @@ def test_segmentation_config_builds_and_runs(config):
     assert cfg.model.backbone.init_cfg.checkpoint.startswith(
         f'checkpoints/fasternet_{arch}-epoch.')
 
-    cfg.model.backbone.init_cfg = None
-    init_default_scope('mmseg')
-    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    model = build_model_from_config(cfg, revert_sync_bn=True)
     model.init_weights()
     size = (64, 64)
     samples = []

@@ -12,8 +12,6 @@ from collections import OrderedDict
 
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from mmfasternet import FasterNet
 from mmfasternet.models.utils import CheckpointMismatchError
@@ -57,13 +55,10 @@ def data_options(config, data_root):
 
 
 def build_model(config, **model_changes):
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(
-        {f'model.{key}': value for key, value in model_changes.items()})
-    init_default_scope(cfg.default_scope)
-    from mmengine.registry import MODELS
-    torch.manual_seed(0)
-    return MODELS.build(cfg.model)
+    from mmfasternet.analysis import build_model_from_config, read_config
+    cfg = read_config(config, {f'model.{key}': value
+                               for key, value in model_changes.items()})
+    return build_model_from_config(cfg, seed=0)
 
 
 def save_model(path, model, classes=None):
