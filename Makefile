@@ -1,6 +1,9 @@
 # The two commands of the README. Both set up .venv/ first (idempotent; the
 # first run on a machine builds mmcv once, 6-12 minutes on 2 cores).
 PYTHON := .venv/bin/python
+# The tools import this checkout's mmfasternet (tools/ scripts leave sys.path
+# alone), also where the venv's editable install points at another checkout.
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 DEMO_CONFIG := configs/demo/maskrcnn_fasternet_t0_shapes_demo.py
 DEMO_WORK := work_dirs/demo_maskrcnn_fasternet_t0
 

@@ -2,14 +2,19 @@ import os
 import os.path as osp
 import re
 import subprocess
-import sys
 
 import pytest
 import torch
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+# The tools and the tests use this checkout's mmfasternet, installed or not
+# (even where `pip install -e` points at another checkout): pytest.ini's
+# ``pythonpath`` for this process, PYTHONPATH for every tool run as a
+# subprocess, as the README's `PYTHONPATH=. python tools/...` does.
+os.environ['PYTHONPATH'] = os.pathsep.join(
+    [REPO_ROOT] + [path for path in
+                   os.environ.get('PYTHONPATH', '').split(os.pathsep)
+                   if path and osp.abspath(path) != REPO_ROOT])
 
 # The two cores of CI machines: more threads only add contention.
 torch.set_num_threads(min(2, torch.get_num_threads()))

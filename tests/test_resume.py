@@ -30,7 +30,9 @@ def train(config, work_dir, *options, expect_ok=True):
         [sys.executable, osp.join(REPO, 'tools', 'train.py'), str(config),
          '--work-dir', str(work_dir), *options],
         capture_output=True, text=True, cwd=REPO, timeout=600,
-        env=dict(os.environ, PYTHONPATH=TESTS, OMP_NUM_THREADS='1'))
+        env=dict(os.environ, OMP_NUM_THREADS='1',
+                 PYTHONPATH=os.pathsep.join([TESTS,
+                                             os.environ['PYTHONPATH']])))
     if expect_ok:
         assert result.returncode == 0, result.stdout[-3000:] + \
             result.stderr[-3000:]

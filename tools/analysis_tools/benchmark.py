@@ -24,15 +24,11 @@ synchronised around each. ``--json FILE`` writes every row.
 import argparse
 import json
 import os.path as osp
-import sys
 
 import torch
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmfasternet import FasterNet  # noqa: E402
-from mmfasternet.analysis import (DTYPES, benchmark_backbones,  # noqa: E402
+from mmfasternet import FasterNet
+from mmfasternet.analysis import (DTYPES, benchmark_backbones,
                                   benchmark_models, environment)
 
 

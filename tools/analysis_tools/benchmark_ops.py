@@ -11,15 +11,10 @@ FLOPs are multiply-accumulates, as the paper counts them.
 """
 import argparse
 import json
-import os.path as osp
-import sys
 
 import torch
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmfasternet.analysis import benchmark_operators  # noqa: E402
+from mmfasternet.analysis import benchmark_operators
 
 
 def main(argv=None):

@@ -6,19 +6,14 @@ forms timed side by side on this machine's CPU.
 """
 import argparse
 import os.path as osp
-import sys
 import tempfile
 from collections import OrderedDict
 
 import torch
+from mmengine.analysis import get_model_complexity_info
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmengine.analysis import get_model_complexity_info  # noqa: E402
-
-from mmfasternet import FasterNet  # noqa: E402
-from mmfasternet.analysis import median_seconds  # noqa: E402
+from mmfasternet import FasterNet
+from mmfasternet.analysis import median_seconds
 
 
 def median_ms(model, x, repeats):

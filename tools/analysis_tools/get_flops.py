@@ -14,15 +14,10 @@ Configs of the installed libraries are named ``mmdet::PATH``,
 ``mmseg::PATH`` or ``mmpretrain::PATH`` (PATH under their ``configs/``).
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from mmengine.config import DictAction
 
-from mmengine.config import DictAction  # noqa: E402
-
-from mmfasternet.analysis import count_flops, read_config  # noqa: E402
+from mmfasternet.analysis import count_flops, read_config
 
 
 def parse_args(argv=None):

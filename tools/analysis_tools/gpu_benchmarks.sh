@@ -6,6 +6,9 @@
 set -u
 OUT=${1:-work_dirs/gpu_benchmarks}
 PY=${PYTHON:-python3}
+# this checkout's mmfasternet, installed or not (as dist_launch.sh does)
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 DEVICE=${DEVICE:-cuda}
 mkdir -p "$OUT"
 if [ "${QUICK:-0}" = 1 ]; then

@@ -11,14 +11,9 @@ runs on the CPU, so it explains GPU figures without a GPU.
     python tools/analysis_tools/traffic.py --arch s --dtype bf16 --channels-last
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmfasternet import FasterNet  # noqa: E402
-from mmfasternet.analysis import DTYPES, backbone_traffic  # noqa: E402
+from mmfasternet import FasterNet
+from mmfasternet.analysis import DTYPES, backbone_traffic
 
 
 def parse_args(argv=None):

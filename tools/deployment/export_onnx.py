@@ -18,14 +18,10 @@ ScatterND), the deploy graph of T0 has 320 nodes, 177 without constants.
 fresh BNs.)
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmfasternet.deploy.models import build_model  # noqa: E402
-from mmfasternet.deploy.onnx import (PARITY_TOLERANCE,  # noqa: E402
+from mmfasternet.deploy.models import build_model
+from mmfasternet.deploy.onnx import (PARITY_TOLERANCE,
                                      check_parity, export, graph_summary)
 
 

@@ -15,18 +15,14 @@ Example:
 import argparse
 import os
 import os.path as osp
-import sys
 from collections import OrderedDict
 
 import torch
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmfasternet import FasterNet, __version__  # noqa: E402
-from mmfasternet.models.utils import (inspect_checkpoint,  # noqa: E402
+from mmfasternet import FasterNet, __version__
+from mmfasternet.models.utils import (inspect_checkpoint,
                                       load_pretrained_backbone)
-from mmfasternet.models.utils.checkpoint import (  # noqa: E402
+from mmfasternet.models.utils.checkpoint import (
     HEAD_KEY_PATTERN, OUT_NORM_PATTERN)
 
 
