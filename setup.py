@@ -1,5 +1,17 @@
 from setuptools import find_packages, setup
 
+# Version ranges mmfasternet works with; requirements/*.txt pin the versions
+# the test suite runs with (tools/setup_env.sh installs those).
+EXTRAS = dict(
+    det=['mmdet>=3.0.0,<4.0.0'],
+    # mmsegmentation imports these without declaring them
+    seg=['mmsegmentation>=1.0.0,<2.0.0', 'ftfy', 'regex'],
+    cls=['mmpretrain>=1.0.0,<2.0.0'],
+    deploy=['onnx', 'onnxruntime', 'onnxscript'],
+    tests=['pytest', 'timm>=1.0.16', 'matplotlib'],
+)
+EXTRAS['all'] = sorted({req for reqs in EXTRAS.values() for req in reqs})
+
 
 def read_version():
     namespace = {}
@@ -17,21 +29,18 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmfasternet', 'mmfasternet.*']),
     python_requires='>=3.8',
-    # tools/setup_env.sh installs these in a working order (mmcv has no PyPI
-    # wheels and is built from source there) and then this package with
-    # --no-deps; a plain `pip install -e .` on top finds them satisfied.
+    # What `import mmfasternet` needs, with ranges wide enough that an
+    # existing OpenMMLab environment is kept as it is: torch >= 2.3 for
+    # torch.compiler.is_compiling; mmcv 2.0/2.1 (mmdet 3.3 and mmseg 1.2
+    # refuse 2.2) with its ops, which PyPI has no wheels of: install it first
+    # (mim install "mmcv==2.1.0", or tools/setup_env.sh builds it).
     install_requires=[
-        'torch>=1.8',
+        'torch>=2.3',
+        'numpy',
         'mmengine>=0.10.0,<1.0',
         'mmcv>=2.0.0,<2.2.0',
-        'mmdet>=3.0.0,<4.0.0',
-        'mmsegmentation>=1.0.0,<2.0.0',
-        'mmpretrain>=1.0.0,<2.0.0',
-        # mmsegmentation imports these without declaring them
-        'ftfy',
-        'regex',
     ],
-    extras_require={'tests': ['pytest', 'timm>=1.0.16']},
+    extras_require=EXTRAS,
     license='Apache-2.0',
     zip_safe=False,
 )

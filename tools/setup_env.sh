@@ -31,9 +31,15 @@ pip_quiet() {
 }
 PIP=(pip_quiet)
 
-if [ -f "$VENV/.mmfasternet-ready" ] && [ "$VENV/.mmfasternet-ready" -nt "$REPO_ROOT/setup.py" ] \
-        && [ "$VENV/.mmfasternet-ready" -nt "$REPO_ROOT/requirements.txt" ] \
-        && [ "$VENV/.mmfasternet-ready" -nt "$0" ] \
+newer_than_stamp() {  # any of the files that define the environment changed
+    local file
+    for file in "$REPO_ROOT/setup.py" "$REPO_ROOT/requirements.txt" \
+            "$REPO_ROOT"/requirements/*.txt "$0"; do
+        [ "$file" -nt "$VENV/.mmfasternet-ready" ] && return 0
+    done
+    return 1
+}
+if [ -f "$VENV/.mmfasternet-ready" ] && ! newer_than_stamp \
         && "$PY" -c "import mmfasternet, mmcv.ops, mmdet, mmseg, mmpretrain, timm" 2>/dev/null; then
     step "environment already complete (delete .venv/.mmfasternet-ready to redo)"
     exit 0
