@@ -211,7 +211,12 @@ def test_inferencers_and_init_helpers_refuse_wrong_backbone_weights(
                'load_from=work_dirs/nowhere/epoch_12.pth']),
 ], ids=['test-checkpoint', 'train-resume', 'train-load_from'])
 def test_a_missing_checkpoint_is_one_error_before_anything_is_built(
-        tool, argv, capsys):
+        tool, argv, capsys, data):
+    # The data is there: tools/test.py checks the datasets before the
+    # checkpoint, and the test must not depend on data/demo_coco existing.
+    options = data_options(DET_DEMO, data / 'coco')
+    argv = argv + options if '--cfg-options' in argv else [
+        *argv, '--cfg-options', *options]
     with pytest.raises(SystemExit) as error:
         load_tool(tool).main(argv)
     message = str(error.value) + capsys.readouterr().err
