@@ -1,6 +1,9 @@
 # The two commands of the README. Both set up .venv/ first (idempotent; the
 # first run on a machine builds mmcv once, 6-12 minutes on 2 cores).
 PYTHON := .venv/bin/python
+# The tools import this checkout's mmfasternet (tools/ scripts leave sys.path
+# alone), also where the venv's editable install points at another checkout.
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 DEMO_CONFIG := configs/demo/maskrcnn_fasternet_t0_shapes_demo.py
 DEMO_WORK := work_dirs/demo_maskrcnn_fasternet_t0
 
@@ -13,13 +16,13 @@ setup:
 # trained from scratch on the CPU, then tested with bbox and segm AP and the
 # predictions on every validation image drawn under $(DEMO_WORK)/test/vis.
 demo: setup
-	$(PYTHON) tools/make_demo_data.py coco data/demo_coco
+	$(PYTHON) tools/misc/make_demo_data.py coco data/demo_coco
 	$(PYTHON) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK)
 	$(PYTHON) tools/test.py $(DEMO_CONFIG) "$$(cat $(DEMO_WORK)/last_checkpoint)" \
 		--work-dir $(DEMO_WORK)/test --eval bbox segm --show-dir vis
 
 demo-backbone: setup
-	$(PYTHON) tools/demo_backbone.py
+	$(PYTHON) tools/analysis_tools/demo_backbone.py
 
 test: setup
 	$(PYTHON) -m pytest tests
@@ -30,7 +33,7 @@ SEG_DEMO_CONFIG := configs/demo/fpn_fasternet_t0_shapes_demo.py
 SEG_DEMO_WORK := work_dirs/demo_fpn_fasternet_t0
 
 demo-seg: setup
-	$(PYTHON) tools/make_demo_data.py ade20k data/demo_ade/ADEChallengeData2016
+	$(PYTHON) tools/misc/make_demo_data.py ade20k data/demo_ade/ADEChallengeData2016
 	$(PYTHON) tools/train.py $(SEG_DEMO_CONFIG) --work-dir $(SEG_DEMO_WORK)
 	$(PYTHON) tools/test.py $(SEG_DEMO_CONFIG) "$$(cat $(SEG_DEMO_WORK)/last_checkpoint)" \
 		--work-dir $(SEG_DEMO_WORK)/test --eval mIoU
@@ -42,7 +45,7 @@ CLS_DEMO_CONFIG := configs/demo/fasternet_t0_shapes_demo.py
 CLS_DEMO_WORK := work_dirs/demo_fasternet_t0_cls
 
 demo-cls: setup
-	$(PYTHON) tools/make_demo_data.py imagenet data/demo_imagenet --train 1200 --val 150 --size 72 72
+	$(PYTHON) tools/misc/make_demo_data.py imagenet data/demo_imagenet --train 1200 --val 150 --size 72 72
 	$(PYTHON) tools/train.py $(CLS_DEMO_CONFIG) --work-dir $(CLS_DEMO_WORK)
 	$(PYTHON) tools/test.py $(CLS_DEMO_CONFIG) "$$(cat $(CLS_DEMO_WORK)/last_checkpoint)" \
 		--work-dir $(CLS_DEMO_WORK)/test --eval accuracy

@@ -2,14 +2,19 @@ import os
 import os.path as osp
 import re
 import subprocess
-import sys
 
 import pytest
 import torch
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+# The tools and the tests use this checkout's mmfasternet, installed or not
+# (even where `pip install -e` points at another checkout): pytest.ini's
+# ``pythonpath`` for this process, PYTHONPATH for every tool run as a
+# subprocess, as the README's `PYTHONPATH=. python tools/...` does.
+os.environ['PYTHONPATH'] = os.pathsep.join(
+    [REPO_ROOT] + [path for path in
+                   os.environ.get('PYTHONPATH', '').split(os.pathsep)
+                   if path and osp.abspath(path) != REPO_ROOT])
 
 # The two cores of CI machines: more threads only add contention.
 torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -51,17 +56,10 @@ def trained_backbone(arch='t0', **kwargs):
 def build_from_config(config_name, seed=0):
     """The model of ``configs/<config_name>`` (no pretrained weights, SyncBN
     as BN so it runs in one process), built in its library's scope."""
-    from importlib import import_module
-
-    from mmengine.config import Config
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', config_name))
-    cfg.model.backbone.init_cfg = None
-    init_default_scope(cfg.default_scope)
-    registry = import_module(f'{cfg.default_scope}.registry')
-    torch.manual_seed(seed)
-    return revert_sync_batchnorm(registry.MODELS.build(cfg.model))
+    from mmfasternet.analysis import build_model_from_config
+    return build_model_from_config(
+        osp.join(REPO_ROOT, 'configs', config_name), revert_sync_bn=True,
+        seed=seed)
 
 
 def run(args, cwd, env=None, timeout=600):
@@ -86,12 +84,14 @@ def parse_metrics(log):
 
 
 def load_tool(name):
-    """``tools/<name>.py`` as a module, to call its ``main(argv)`` in this
-    process (loaded by path: ``tools/test.py`` is not importable as
+    """``tools/<name>.py`` (``name`` may name a sub-folder, e.g.
+    ``'misc/make_demo_data'``) as a module, to call its ``main(argv)`` in
+    this process (loaded by path: ``tools/test.py`` is not importable as
     ``test``)."""
     import importlib.util
     spec = importlib.util.spec_from_file_location(
-        f'mmfasternet_tool_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+        'mmfasternet_tool_' + name.replace('/', '_'),
+        osp.join(REPO_ROOT, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

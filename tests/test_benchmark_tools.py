@@ -1,5 +1,6 @@
-"""Smoke runs of the benchmark scripts with tiny settings, so they do not
-rot. They time nothing that is asserted: speed is reported, not tested."""
+"""The benchmark scripts run as a user runs them, with tiny settings, and
+the ratios they print and write are the ratios of their own rows. Speed is
+reported, not tested: no assertion depends on how fast anything ran."""
 import json
 import os.path as osp
 import subprocess
@@ -7,77 +8,147 @@ import sys
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from conftest import REPO_ROOT, load_tool
+
+ANALYSIS_TOOLS = osp.join('tools', 'analysis_tools')
+BENCHMARK = osp.join(ANALYSIS_TOOLS, 'benchmark.py')
 
 
-def run_tool(*args, cwd=REPO):
+def run_tool(*args):
     result = subprocess.run([sys.executable, *args], capture_output=True,
-                            text=True, cwd=cwd, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+                            text=True, cwd=REPO_ROOT, timeout=600)
+    assert result.returncode == 0, (result.stdout[-3000:] +
+                                    result.stderr[-3000:])
     return result.stdout
 
 
-def test_backbone_benchmark_and_plot(tmp_path):
+def printed_ratios(log):
+    """``{'<name> <form>': {baseline: value}}`` from the ``ratios:``
+    section the benchmark prints, values as printed (2 decimals)."""
+    section = log.split('\nratios:\n', 1)[1]
+    ratios = {}
+    for line in section.splitlines():
+        if not line.startswith('  '):
+            break
+        head, values = line.strip().split(': ', 1)
+        ratios[head] = dict(value.split(' x') for value in values.split(', '))
+    return ratios
+
+
+def assert_consistent(row, batch):
+    assert row['images_per_s'] == pytest.approx(
+        batch * 1e3 / row['ms_per_batch'], rel=1e-9)
+
+
+def test_backbone_benchmark_ratios_are_those_of_its_rows(tmp_path):
     out = tmp_path / 'backbone.json'
-    log = run_tool('tools/benchmark.py', 'backbone', '--archs', 't0', 's',
-                   '--shape', '64', '64', '--warmup', '1', '--repeats', '2',
+    log = run_tool(BENCHMARK, 'backbone', '--archs', 't0', 's', '--shape',
+                   '64', '64', '--warmup', '1', '--repeats', '2',
                    '--threads', '1', '--onnxruntime', '--json', str(out))
-    result = json.loads(out.read_text())
-    forms = {(row['model'], row['form']) for row in result['rows']}
-    assert ('resnet50', 'BN folded') in forms
-    for arch in ('T0', 'S'):
-        for form in ('paper protocol', 'deploy', 'deploy, onnxruntime CPU'):
-            assert (f'FasterNet-{arch}', form) in forms
-    deploy = [r for r in result['rows'] if r['form'] == 'deploy']
-    assert all('speedup_vs_paper_protocol' in r and 'speedup_vs_resnet50' in r
-               for r in deploy)
-    assert 'paper_protocol x' in log
+    rows = json.loads(out.read_text())['rows']
+    by_form = {(row['model'], row['form']): row for row in rows}
+    assert set(by_form) == {('resnet50', 'BN folded')} | {
+        (f'FasterNet-{arch}', form) for arch in ('T0', 'S')
+        for form in ('paper protocol', 'deploy', 'deploy, onnxruntime CPU')}
+    resnet = by_form['resnet50', 'BN folded']
+    assert not any(key.startswith('speedup') for key in resnet)
+    printed = printed_ratios(log)
+    expected_lines = set()
+    for row in rows:
+        assert_consistent(row, batch=1)
+        if row is resnet:
+            continue
+        paper = by_form[row['model'], 'paper protocol']
+        expected = dict(resnet50=row['images_per_s'] / resnet['images_per_s'])
+        if row is not paper:
+            expected['paper_protocol'] = (row['images_per_s'] /
+                                          paper['images_per_s'])
+        written = {key[len('speedup_vs_'):]: value
+                   for key, value in row.items()
+                   if key.startswith('speedup_vs_')}
+        assert written == pytest.approx(expected, rel=1e-12)
+        line = f'{row["model"]} {row["form"]}'
+        assert printed[line] == {key: f'{value:.2f}'
+                                 for key, value in expected.items()}
+        expected_lines.add(line)
+    assert set(printed) == expected_lines
+
     png = tmp_path / 'plot.png'
-    run_tool('tools/plot_speed_accuracy.py', str(out), '--out', str(png))
+    run_tool(osp.join(ANALYSIS_TOOLS, 'plot_speed_accuracy.py'), str(out), '--out',
+             str(png))
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
-def test_model_benchmark_on_a_detector(tmp_path):
+def test_model_benchmark_ratios_against_the_last_config(tmp_path):
+    """One config per task; every row is compared with the last row (the
+    classifier's deploy form)."""
     out = tmp_path / 'model.json'
-    run_tool('tools/benchmark.py', 'model',
-             'configs/maskrcnn_fasternet_t0_coco.py', '--shape', '64', '64',
-             '--warmup', '0', '--repeats', '1', '--threads', '2', '--json',
-             str(out))
+    configs = ['configs/maskrcnn_fasternet_t0_coco.py',
+               'configs/fpn_fasternet_t0_ade20k.py',
+               'configs/demo/fasternet_t0_shapes_demo.py']
+    log = run_tool(BENCHMARK, 'model', *configs, '--shape', '64', '64',
+                   '--warmup', '0', '--repeats', '1', '--threads', '2',
+                   '--json', str(out))
     rows = json.loads(out.read_text())['rows']
-    assert [row['form'] for row in rows] == ['eval', 'deploy']
-    assert all(row['backbone_ms'] > 0 and row['images_per_s'] > 0
-               for row in rows)
+    assert [(row['config'], row['task'], row['form']) for row in rows] == [
+        (config, task, form)
+        for config, task in zip(configs, ('detection', 'segmentation',
+                                          'classification'))
+        for form in ('eval', 'deploy')]
+    last = rows[-1]
+    assert 'speedup_vs_last_config' not in last
+    printed = printed_ratios(log)
+    for row in rows[:-1]:
+        assert_consistent(row, batch=1)
+        assert 0 < row['backbone_ms'] and 0 < row['backbone_and_neck_ms']
+        expected = row['images_per_s'] / last['images_per_s']
+        assert row['speedup_vs_last_config'] == pytest.approx(expected,
+                                                              rel=1e-12)
+        line = f'{osp.basename(row["config"])} {row["form"]}'
+        assert printed[line] == dict(last_config=f'{expected:.2f}')
+    assert len(printed) == len(rows) - 1
 
 
 def test_operator_benchmark(tmp_path):
     out = tmp_path / 'ops.json'
-    log = run_tool('tools/benchmark_ops.py', '--warmup', '0', '--repeats',
-                   '1', '--threads', '2', '--json', str(out))
+    log = run_tool(osp.join(ANALYSIS_TOOLS, 'benchmark_ops.py'), '--warmup', '0',
+                   '--repeats', '1', '--threads', '2', '--json', str(out))
     rows = json.loads(out.read_text())['rows']
-    assert len(rows) == 16
-    pconv = [r for r in rows if r['operator'] == 'PConv']
-    conv = [r for r in rows if r['operator'] == 'Conv']
-    # FLOPs are analytic: PConv is 1/16 of the full conv.
-    for p, c in zip(pconv, conv):
-        assert abs(p['gflops'] * 16 - c['gflops']) < 1e-9
-    assert 'x DWConv' in log
+    assert [(row['shape'], row['operator']) for row in rows] == [
+        (shape, operator)
+        for shape in ('96x56x56', '192x28x28', '384x14x14', '768x7x7')
+        for operator in ('Conv', 'GConv', 'DWConv', 'PConv')]
+    dwconv = {row['shape']: row for row in rows if row['operator'] == 'DWConv'}
+    printed = [line.split() for line in log.splitlines()[2:]]
+    assert len(printed) == len(rows)
+    for row, line in zip(rows, printed):
+        channels, height, width = map(int, row['shape'].split('x'))
+        groups = dict(Conv=1, GConv=16, DWConv=channels, PConv=16)
+        # 10 layers of a 3x3 conv; PConv convolves a quarter of the channels
+        assert row['gflops'] * 1e9 == pytest.approx(
+            10 * height * width * 9 * channels**2 / groups[row['operator']])
+        assert row['gflops_per_s'] == pytest.approx(
+            row['gflops'] / row['latency_ms'] * 1e3, rel=1e-9)
+        ratio = row['gflops_per_s'] / dwconv[row['shape']]['gflops_per_s']
+        assert row['flops_vs_dwconv'] == pytest.approx(ratio, rel=1e-12)
+        assert line[0] == row['operator'] and line[-1] == f'{ratio:.2f}'
 
 
 def test_detectors_with_any_backbone_do_the_same_head_work():
     """The model benchmark's default for detectors: with the prediction
     layers zeroed, FasterNet and ResNet-50 Mask R-CNNs keep exactly the
-    same proposals-derived detections (so their heads do equal work)."""
-    import argparse
-
+    same detections (so their heads do equal work)."""
     import torch
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    from benchmark import build_for_inference, model_inputs
-    args = argparse.Namespace(shape=(96, 128), batch=1, real_heads=False)
-    inputs, samples = model_inputs('detection', args)
+
+    from mmfasternet.analysis import model_inputs
+    from mmfasternet.analysis import build_for_inference
+    inputs, samples = model_inputs('detection', 1, (96, 128))
     detections = []
-    for config in (osp.join(REPO, 'configs', 'maskrcnn_fasternet_t0_coco.py'),
+    for config in (osp.join(REPO_ROOT, 'configs',
+                            'maskrcnn_fasternet_t0_coco.py'),
                    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'):
-        model, _ = build_for_inference(config, args)
+        model, task = build_for_inference(config)
+        assert task == 'detection'
         with torch.no_grad():
             (result, ) = model.predict(inputs, samples)
         detections.append(result.pred_instances)
@@ -88,37 +159,43 @@ def test_detectors_with_any_backbone_do_the_same_head_work():
     assert torch.equal(ours.masks, resnet.masks)
 
 
-def test_traffic_counter():
-    """tools/traffic.py: per-image counts do not depend on the batches it
-    counts at, both forms do the same FLOPs (the deploy form is the same
-    math), and the deploy form makes no concatenated copy."""
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    import traffic
-    args = ['--arch', 't0', '--shape', '64', '64', '--dtype', 'fp32',
-            '--channels-last']
-    big = traffic.main(args + ['--batch', '256'])
-    one = traffic.main(args + ['--batch', '1'])
+def test_traffic_tool_and_counter():
+    """Per-image counts do not depend on the batches they are counted at,
+    both forms do the same FLOPs (the deploy form is the same math), and
+    the deploy form makes no concatenated copy."""
+    from mmfasternet.analysis import backbone_traffic
+    args = dict(arch='t0', shape=(64, 64), dtype='fp32', channels_last=True)
+    big = backbone_traffic(batch=256, **args)
+    one = backbone_traffic(batch=1, **args)
     for form in ('paper', 'deploy'):
         assert big[form]['bytes'] < one[form]['bytes']  # weights amortised
         assert big[form]['bytes'] - big[form]['weight_bytes'] == (
             pytest.approx(one[form]['bytes'] - one[form]['weight_bytes']))
         assert big[form]['flops'] == one[form]['flops']
+        assert big[form]['memory_ceiling'] == pytest.approx(
+            4.8e12 / big[form]['bytes'])
     assert big['deploy']['flops'] == pytest.approx(big['paper']['flops'],
                                                    rel=1e-3)
     assert 'cat' in big['paper']['ops'] and 'cat' not in big['deploy']['ops']
+    printed = load_tool('analysis_tools/traffic').main(
+        ['--arch', 't0', '--shape', '64', '64', '--dtype', 'fp32',
+         '--channels-last'])
+    assert printed['paper']['bytes'] == pytest.approx(big['paper']['bytes'])
 
 
 def test_backbone_benchmark_profiles_both_forms(tmp_path):
     out = tmp_path / 'profile.json'
-    log = run_tool('tools/benchmark.py', 'backbone', '--archs', 't0',
-                   '--baselines', '--threads', '2', '--batch', '2',
-                   '--shape', '64', '64', '--warmup', '1', '--repeats', '2',
-                   '--channels-last', '--profile', '4', '--json', str(out))
+    log = run_tool(BENCHMARK, 'backbone', '--archs', 't0', '--baselines',
+                   '--threads', '2', '--batch', '2', '--shape', '64', '64',
+                   '--warmup', '1', '--repeats', '2', '--channels-last',
+                   '--profile', '4', '--json', str(out))
     rows = json.loads(out.read_text())['rows']
     assert [row['form'] for row in rows] == ['paper protocol', 'deploy']
     for row in rows:
         assert len(row['profile']) == 4
-        assert all(op['self_ms'] > 0 for op in row['profile'])
+        times = [op['self_ms'] for op in row['profile']]
+        assert all(t > 0 for t in times) and times == sorted(times)[::-1]
+        assert row['profile_ms'] >= sum(times)
     # the deploy form's time is in GEMMs, the paper protocol has none
     assert any('addmm' in op['op'] for op in rows[1]['profile'])
     assert not any('addmm' in op['op'] for op in rows[0]['profile'])
@@ -126,8 +203,7 @@ def test_backbone_benchmark_profiles_both_forms(tmp_path):
 
 
 def test_model_benchmark_refuses_backbone_only_options():
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    from benchmark import parse_args
+    parse_args = load_tool('analysis_tools/benchmark').parse_args
     for option in (['--dtype', 'bf16'], ['--compile']):
         with pytest.raises(SystemExit):
             parse_args(['model', 'configs/maskrcnn_fasternet_t0_coco.py',
@@ -135,3 +211,27 @@ def test_model_benchmark_refuses_backbone_only_options():
     args = parse_args(['model', 'configs/maskrcnn_fasternet_t0_coco.py',
                        '--channels-last'])
     assert args.channels_last
+
+
+def test_get_flops_takes_installed_library_configs():
+    """The README's reference row, mmdet's ResNet-50 Mask R-CNN named as
+    ``mmdet::...``: 44.40 M parameters."""
+    log = run_tool(osp.join(ANALYSIS_TOOLS, 'get_flops.py'),
+                   'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+                   '--shape', '64', '--proposals', '10')
+    assert '(detection)' in log and 'input:    1x3x64x64' in log
+    assert 'params:   44.40 M' in log
+    assert 'counted with 10 RPN proposals per image' in log
+
+
+def test_demo_backbone():
+    """``make demo-backbone``, tiny: the README's backbone parameter counts
+    and an identical round trip through the original layout."""
+    log = run_tool(osp.join(ANALYSIS_TOOLS, 'demo_backbone.py'), '--size', '32',
+                   '--repeats', '1', '--threads', '1')
+    params = {line.split()[0]: line.split()[1] for line in log.splitlines()
+              if line.split() and line.split()[0] in
+              ('t0', 't1', 't2', 's', 'm', 'l')}
+    assert params == dict(t0='2,214,900', t1='5,659,008', t2='12,718,848',
+                          s='28,589,312', m='50,765,904', l='90,218,112')
+    assert 'outputs identical: True' in log

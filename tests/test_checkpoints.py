@@ -12,7 +12,7 @@ from mmfasternet import FasterNet
 from mmfasternet.models.utils import CheckpointMismatchError
 from mmfasternet.models.utils.checkpoint_diagnosis import infer_arch
 
-from conftest import randomize_norm_stats
+from conftest import load_tool, randomize_norm_stats
 
 timm = pytest.importorskip('timm')
 
@@ -177,7 +177,8 @@ def test_mmfasternet_layout_via_convert_tool(tmp_path, repo_root):
     torch.save(reference.state_dict(), timm_path)
     out_path = tmp_path / 'converted' / 'fasternet_t0_mmfasternet.pth'
     result = subprocess.run(
-        [sys.executable, osp.join(repo_root, 'tools', 'convert_checkpoint.py'),
+        [sys.executable, osp.join(repo_root, 'tools', 'model_converters',
+                                  'convert_checkpoint.py'),
          str(timm_path), str(out_path)],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -194,15 +195,15 @@ def test_mmfasternet_layout_via_convert_tool(tmp_path, repo_root):
     assert_same_outputs(from_timm, from_converted)
     # A second run refuses to overwrite what the user has.
     again = subprocess.run(
-        [sys.executable, osp.join(repo_root, 'tools', 'convert_checkpoint.py'),
+        [sys.executable, osp.join(repo_root, 'tools', 'model_converters',
+                                  'convert_checkpoint.py'),
          str(timm_path), str(out_path)],
         capture_output=True, text=True)
     assert again.returncode != 0 and '--overwrite' in again.stderr
 
 
-def test_convert_tool_keeps_coco_output_norms(tmp_path, repo_root):
-    sys.path.insert(0, osp.join(repo_root, 'tools'))
-    from convert_checkpoint import convert
+def test_convert_tool_keeps_coco_output_norms(tmp_path):
+    convert = load_tool('model_converters/convert_checkpoint').convert
     source = trained_backbone(arch='t0')
     state = OrderedDict(('backbone.' + k, v)
                         for k, v in source.state_dict().items())
@@ -212,6 +213,41 @@ def test_convert_tool_keeps_coco_output_norms(tmp_path, repo_root):
     meta, count = convert(str(src), str(tmp_path / 'out.pth'))
     assert meta['source_layout'] == 'original' and count == 128 + 4 * 5
     assert_same_outputs(source, fresh_loaded(tmp_path / 'out.pth'))
+
+
+def test_convert_tool_no_head(tmp_path):
+    """--no-head writes the backbone alone; without it the ImageNet head
+    of the original release is kept, tensor for tensor."""
+    source = trained_backbone(out_norm=False)
+    state = original_release_state_dict(source)
+    src = tmp_path / 'fasternet_t0.pth'
+    torch.save(state, src)
+    main = load_tool('model_converters/convert_checkpoint').main
+    main([str(src), str(tmp_path / 'with_head.pth')])
+    main([str(src), str(tmp_path / 'no_head.pth'), '--no-head'])
+    with_head = torch.load(tmp_path / 'with_head.pth')['state_dict']
+    no_head = torch.load(tmp_path / 'no_head.pth')['state_dict']
+    head_keys = {'avgpool_pre_head.1.weight', 'head.weight', 'head.bias'}
+    assert set(with_head) == set(state)
+    assert set(no_head) == set(state) - head_keys
+    for key, value in state.items():
+        assert torch.equal(with_head[key], value), key
+        if key not in head_keys:
+            assert torch.equal(no_head[key], value), key
+
+
+def test_convert_tool_overwrites_only_when_asked(tmp_path):
+    source = trained_backbone(out_norm=False)
+    src = tmp_path / 'fasternet_t0.pth'
+    torch.save(original_release_state_dict(source), src)
+    dst = tmp_path / 'out.pth'
+    dst.write_bytes(b'the user\'s file')
+    main = load_tool('model_converters/convert_checkpoint').main
+    with pytest.raises(FileExistsError, match='--overwrite'):
+        main([str(src), str(dst)])
+    assert dst.read_bytes() == b'the user\'s file'
+    main([str(src), str(dst), '--overwrite'])
+    assert_same_outputs(source, fresh_loaded(dst, out_norm=False))
 
 
 def test_other_variant_raises_naming_both(tmp_path):

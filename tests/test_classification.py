@@ -15,7 +15,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import randomize_norm_stats
+from conftest import load_tool, randomize_norm_stats
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLS_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs',
@@ -56,14 +56,8 @@ def run(args, expect_ok=True, timeout=600):
 
 
 def build_classifier(config):
-    from mmengine.registry import init_default_scope
-    from mmpretrain.registry import MODELS
-    cfg = Config.fromfile(config)
-    # as mmengine's Runner does: the dataset base's normalisation
-    cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
-    init_default_scope('mmpretrain')
-    torch.manual_seed(0)
-    return MODELS.build(cfg.model)
+    from mmfasternet.analysis import build_model_from_config
+    return build_model_from_config(config, seed=0)
 
 
 def test_every_variant_is_shipped():
@@ -269,7 +263,7 @@ def trained(tmp_path_factory):
     progressive resolution), shortened: 10 epochs instead of 20."""
     base = tmp_path_factory.mktemp('classification')
     root = base / 'demo_imagenet'
-    run([tool('make_demo_data.py'), 'imagenet', str(root), '--train', '1200',
+    run([tool('misc/make_demo_data.py'), 'imagenet', str(root), '--train', '1200',
          '--val', '90', '--size', '72', '72'])
     options = loader_options(root) + [
         'train_cfg.max_epochs=10', 'train_cfg.val_interval=10',
@@ -427,7 +421,7 @@ def test_classifier_checkpoint_initialises_downstream_backbones(
 
 
 def test_convert_tool_keeps_the_classifier_head(trained, tmp_path):
-    run([tool('convert_checkpoint.py'), str(trained['checkpoint']),
+    run([tool('model_converters/convert_checkpoint.py'), str(trained['checkpoint']),
          str(tmp_path / 'converted.pth')])
     converted = torch.load(tmp_path / 'converted.pth', weights_only=True)
     classifier = torch.load(trained['checkpoint'], weights_only=True)
@@ -441,23 +435,16 @@ def test_detection_and_segmentation_inferencers(tmp_path):
     configs and checkpoints saved by the real model with the dataset meta
     a training run stores (freshly initialised: the wiring, not the
     accuracy, is under test), on a generated image."""
-    from mmengine.registry import init_default_scope
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    from make_demo_data import render_shapes
+    render_shapes = load_tool('misc/make_demo_data').render_shapes
     image, _ = render_shapes(np.random.default_rng(0), 96, 128)
     image_path = str(tmp_path / 'shapes.jpg')
     image.save(image_path)
 
     def checkpoint_of(config, scope):
-        from importlib import import_module
-
-        from mmengine.model import revert_sync_batchnorm
+        from mmfasternet.analysis import build_model_from_config
         cfg = Config.fromfile(config)
-        cfg.model.backbone.init_cfg = None
-        init_default_scope(scope)
-        registry = import_module(f'{scope}.registry')
-        torch.manual_seed(0)
-        model = revert_sync_batchnorm(registry.MODELS.build(cfg.model))
+        assert cfg.default_scope == scope
+        model = build_model_from_config(cfg, revert_sync_bn=True, seed=0)
         model.init_weights()
         path = str(tmp_path / f'{scope}.pth')
         torch.save(dict(state_dict=model.state_dict(), meta=dict(
@@ -492,12 +479,12 @@ def test_detection_and_segmentation_inferencers(tmp_path):
 
 
 def test_onnx_export_takes_the_trained_classifier(trained):
-    """tools/export_onnx.py --what classifier reads the mmpretrain
+    """tools/deployment/export_onnx.py --what classifier reads the mmpretrain
     checkpoint (variant and classes inferred) and its deploy form gives the
     classifier's logits."""
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    from export_onnx import build_model
     from mmengine.runner import load_checkpoint
+
+    from mmfasternet.deploy.models import build_model
     exported = build_model(what='classifier',
                            checkpoint=str(trained['checkpoint']))
     classifier = build_classifier(DEMO_CONFIG).eval()

@@ -2,7 +2,6 @@
 are spent. The real tools (train.py, test.py, misc/check_dataset.py) run
 in this process on small generated sets, damaged the way real ones are."""
 import glob
-import importlib.util
 import io
 import itertools
 import json
@@ -17,6 +16,8 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import load_tool
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REALDATA = '/work/shared/realdata'
 DET_DEMO = osp.join(REPO, 'configs', 'demo',
@@ -27,21 +28,12 @@ LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 _RUNS = itertools.count()
 
 
-def load_tool(relative_path):
-    path = osp.join(REPO, 'tools', relative_path)
-    name = 'tool_' + relative_path.replace('/', '_')[:-3]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-TRAIN = load_tool('train.py')
-TEST = load_tool('test.py')
+TRAIN = load_tool('train')
+TEST = load_tool('test')
 
 
 def make_data(kind, root, train, val, size=(64, 64)):
-    subprocess.run([sys.executable, osp.join(REPO, 'tools',
+    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc',
                                              'make_demo_data.py'), kind,
                     str(root), '--train', str(train), '--val', str(val),
                     '--size', str(size[0]), str(size[1])],
@@ -477,7 +469,7 @@ def test_missing_dataset_is_one_error_naming_path_key_and_docs(
 # -- the full check ----------------------------------------------------------
 
 def check_dataset(argv, capsys):
-    code = load_tool('misc/check_dataset.py').main(argv)
+    code = load_tool('misc/check_dataset').main(argv)
     return code, capsys.readouterr().out
 
 

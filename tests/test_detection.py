@@ -44,7 +44,7 @@ def tool(name):
 @pytest.fixture(scope='module')
 def coco_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('data') / 'demo_coco'
-    run([sys.executable, tool('make_demo_data.py'), 'coco', str(root),
+    run([sys.executable, tool('misc/make_demo_data.py'), 'coco', str(root),
          '--train', '8', '--val', '4', '--size', '96', '96'], cwd=REPO)
     return root
 
@@ -75,10 +75,10 @@ def test_generated_data_is_valid_coco(coco_root):
 
 @pytest.mark.parametrize('config', DET_CONFIGS, ids=osp.basename)
 def test_detection_config_builds_and_runs(config):
-    from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
     from mmdet.structures.mask import BitmapMasks
-    from mmengine.registry import init_default_scope
+
+    from mmfasternet.analysis import build_model_from_config
     from mmengine.structures import InstanceData
 
     cfg = Config.fromfile(config)
@@ -88,9 +88,7 @@ def test_detection_config_builds_and_runs(config):
     channels = {'t0': 40, 't1': 64, 't2': 96, 's': 128, 'm': 144, 'l': 192}
     assert cfg.model.neck.in_channels == [channels[arch] * 2**i
                                           for i in range(4)]
-    cfg.model.backbone.init_cfg = None
-    init_default_scope('mmdet')
-    model = MODELS.build(cfg.model)
+    model = build_model_from_config(cfg)
     if osp.dirname(config) == osp.join(REPO, 'configs'):
         # a model zoo config: the metafile's parameter count is this model's
         assert sum(p.numel() for p in model.parameters()) == find_model(
@@ -305,7 +303,7 @@ def test_user_config_outside_the_repo(coco_root, tmp_path):
 
 def test_get_flops_tool_on_a_detector():
     config = osp.join(REPO, 'configs', 'maskrcnn_fasternet_t0_coco.py')
-    out = run([sys.executable, tool('get_flops.py'), config, '--shape', '320',
+    out = run([sys.executable, tool('analysis_tools/get_flops.py'), config, '--shape', '320',
                '256'], cwd=REPO)
     assert 'input:    1x3x320x256' in out
     params = float(re.search(r'params:\s+([\d.]+) M', out).group(1))

@@ -17,7 +17,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def make_data(kind, root, *size_options):
-    subprocess.run([sys.executable, osp.join(REPO, 'tools',
+    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc',
                                              'make_demo_data.py'), kind,
                     str(root), *size_options], check=True,
                    capture_output=True)

@@ -1,6 +1,7 @@
-"""ONNX export (tools/export_onnx.py): the deploy form exports with dynamic
-batch/height/width, onnxruntime matches PyTorch, and the graph stays small
-(no scatter/copy ops from an in-place PConv)."""
+"""ONNX export (mmfasternet.deploy.onnx, tools/deployment/export_onnx.py):
+the deploy form exports with dynamic batch/height/width, onnxruntime matches
+PyTorch, and the graph stays small (no scatter/copy ops from an in-place
+PConv)."""
 import copy
 import os.path as osp
 import subprocess
@@ -13,14 +14,14 @@ import torch
 from mmfasternet import FasterNet
 from mmfasternet.deploy import switch_to_deploy
 
-from conftest import REPO_ROOT, trained_backbone
+from conftest import trained_backbone
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
-from export_onnx import (build_model,  # noqa: E402
-                         check_parity, export, graph_summary)
+from mmfasternet.deploy.models import build_model  # noqa: E402
+from mmfasternet.deploy.onnx import (check_parity, export,  # noqa: E402
+                                     graph_summary)
 
 # The original's in-place "slicing" PConv exports its x[:, :k] = conv(...)
 # as index arithmetic plus a ScatterND per block.
@@ -195,7 +196,7 @@ def test_check_parity_reports_a_mismatch(tmp_path):
 def test_cli_end_to_end(tmp_path, repo_root):
     out = tmp_path / 'sub' / 't0.onnx'
     result = subprocess.run(
-        [sys.executable, osp.join(repo_root, 'tools', 'export_onnx.py'),
+        [sys.executable, osp.join(repo_root, 'tools', 'deployment', 'export_onnx.py'),
          '--arch', 't0', '--shape', '64', '64', '--check', str(out)],
         cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

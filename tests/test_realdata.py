@@ -18,7 +18,6 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
 from conftest import parse_metrics, run, segmentation_scores
 
@@ -432,13 +431,8 @@ def image_dependent_classifier(config, seed=0):
     scores differ from photo to photo (the default init gives every photo
     almost the same flat scores): He-initialised convs and linears, random
     BN affines, BN statistics measured on seeded noise."""
-    from mmengine.registry import init_default_scope
-    from mmpretrain.registry import MODELS
-    cfg = Config.fromfile(config)
-    cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
-    init_default_scope('mmpretrain')
-    torch.manual_seed(seed)
-    model = MODELS.build(cfg.model)
+    from mmfasternet.analysis import build_model_from_config
+    model = build_model_from_config(config, seed=seed)
     generator = torch.Generator().manual_seed(seed)
     for module in model.modules():
         if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):

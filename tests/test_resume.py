@@ -30,7 +30,9 @@ def train(config, work_dir, *options, expect_ok=True):
         [sys.executable, osp.join(REPO, 'tools', 'train.py'), str(config),
          '--work-dir', str(work_dir), *options],
         capture_output=True, text=True, cwd=REPO, timeout=600,
-        env=dict(os.environ, PYTHONPATH=TESTS, OMP_NUM_THREADS='1'))
+        env=dict(os.environ, OMP_NUM_THREADS='1',
+                 PYTHONPATH=os.pathsep.join([TESTS,
+                                             os.environ['PYTHONPATH']])))
     if expect_ok:
         assert result.returncode == 0, result.stdout[-3000:] + \
             result.stderr[-3000:]
@@ -40,7 +42,7 @@ def train(config, work_dir, *options, expect_ok=True):
 @pytest.fixture(scope='module')
 def coco_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('data') / 'coco'
-    subprocess.run([sys.executable, osp.join(REPO, 'tools',
+    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc',
                                              'make_demo_data.py'), 'coco',
                     str(root), '--train', '8', '--val', '2', '--size', '64',
                     '64'], check=True, capture_output=True)
@@ -266,7 +268,7 @@ def test_iteration_based_resume_repeats_the_losses(tmp_path):
     """IterBasedTrainLoop re-reads the batches it already trained on when
     it resumes; the random states are restored after that re-reading."""
     ade_root = tmp_path / 'ade'
-    subprocess.run([sys.executable, osp.join(REPO, 'tools',
+    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc',
                                              'make_demo_data.py'), 'ade20k',
                     str(ade_root), '--train', '8', '--val', '2', '--size',
                     '96', '96'], check=True, capture_output=True)

@@ -28,11 +28,10 @@ def test_every_variant_is_shipped():
 
 @pytest.mark.parametrize('config', SEG_CONFIGS, ids=osp.basename)
 def test_segmentation_config_builds_and_runs(config):
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-    from mmseg.structures import SegDataSample
     from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    from mmfasternet.analysis import build_model_from_config
 
     cfg = Config.fromfile(config)
     assert cfg.model.backbone.type == 'FasterNet'
@@ -49,9 +48,7 @@ def test_segmentation_config_builds_and_runs(config):
     assert cfg.model.backbone.init_cfg.checkpoint == (
         f'checkpoints/{original_checkpoints()[arch]}')
 
-    cfg.model.backbone.init_cfg = None
-    init_default_scope('mmseg')
-    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    model = build_model_from_config(cfg, revert_sync_bn=True)
     # the model zoo's parameter count is this model's
     assert sum(p.numel() for p in model.parameters()) == find_model(
         config).metadata['Parameters']
@@ -86,7 +83,7 @@ def test_generated_data_follows_ade20k(tmp_path, repo_root):
     import numpy as np
     from PIL import Image
     root = tmp_path / 'ADEChallengeData2016'
-    subprocess.run([sys.executable, osp.join(repo_root, 'tools',
+    subprocess.run([sys.executable, osp.join(repo_root, 'tools', 'misc',
                                              'make_demo_data.py'), 'ade20k',
                     str(root), '--train', '3', '--val', '2', '--size', '48',
                     '64'], check=True, capture_output=True)
@@ -107,7 +104,7 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
     import sys
 
     root = tmp_path / 'ADEChallengeData2016'
-    subprocess.run([sys.executable, osp.join(repo_root, 'tools',
+    subprocess.run([sys.executable, osp.join(repo_root, 'tools', 'misc',
                                              'make_demo_data.py'), 'ade20k',
                     str(root), '--train', '8', '--val', '4', '--size', '64',
                     '64'], check=True, capture_output=True)

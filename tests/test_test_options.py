@@ -61,7 +61,7 @@ def setup(tmp_path_factory):
     VOC-style detection evaluator, a multi-label classification
     evaluator), and the --cfg-options that point the configs at the data."""
     base = tmp_path_factory.mktemp('test_options')
-    make = osp.join(REPO, 'tools', 'make_demo_data.py')
+    make = osp.join(REPO, 'tools', 'misc', 'make_demo_data.py')
     for kind, root, train, val, size in (
             ('coco', 'coco', 4, 4, 64), ('ade20k', 'ade', 4, 4, 64),
             ('imagenet', 'imagenet', 6, 6, 32)):

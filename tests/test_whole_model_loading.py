@@ -12,8 +12,6 @@ from collections import OrderedDict
 
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from mmfasternet import FasterNet
 from mmfasternet.models.utils import CheckpointMismatchError
@@ -32,7 +30,7 @@ CLS_DEMO = osp.join(REPO, 'configs', 'demo', 'fasternet_t0_shapes_demo.py')
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp('data')
     for kind, size in (('coco', '64'), ('ade20k', '64'), ('imagenet', '40')):
-        subprocess.run([sys.executable, osp.join(REPO, 'tools',
+        subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc',
                                                  'make_demo_data.py'), kind,
                         str(root / kind), '--train', '4', '--val', '2',
                         '--size', size, size], check=True,
@@ -57,13 +55,10 @@ def data_options(config, data_root):
 
 
 def build_model(config, **model_changes):
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(
-        {f'model.{key}': value for key, value in model_changes.items()})
-    init_default_scope(cfg.default_scope)
-    from mmengine.registry import MODELS
-    torch.manual_seed(0)
-    return MODELS.build(cfg.model)
+    from mmfasternet.analysis import build_model_from_config, read_config
+    cfg = read_config(config, {f'model.{key}': value
+                               for key, value in model_changes.items()})
+    return build_model_from_config(cfg, seed=0)
 
 
 def save_model(path, model, classes=None):
@@ -216,7 +211,12 @@ def test_inferencers_and_init_helpers_refuse_wrong_backbone_weights(
                'load_from=work_dirs/nowhere/epoch_12.pth']),
 ], ids=['test-checkpoint', 'train-resume', 'train-load_from'])
 def test_a_missing_checkpoint_is_one_error_before_anything_is_built(
-        tool, argv, capsys):
+        tool, argv, capsys, data):
+    # The data is there: tools/test.py checks the datasets before the
+    # checkpoint, and the test must not depend on data/demo_coco existing.
+    options = data_options(DET_DEMO, data / 'coco')
+    argv = argv + options if '--cfg-options' in argv else [
+        *argv, '--cfg-options', *options]
     with pytest.raises(SystemExit) as error:
         load_tool(tool).main(argv)
     message = str(error.value) + capsys.readouterr().err

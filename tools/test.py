@@ -14,15 +14,11 @@ absolute DIR as given), ``--format-only`` writes into
 """
 import argparse
 import os
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.runner import Runner
 
-from mmengine.runner import Runner  # noqa: E402
-
-from mmfasternet.datasets import prepare_datasets  # noqa: E402
-from mmfasternet.engine import (DeployHook, add_runner_arguments,  # noqa
+from mmfasternet.datasets import prepare_datasets
+from mmfasternet.engine import (DeployHook, add_runner_arguments,
                                 apply_test_options, check_checkpoint_file,
                                 eval_metrics_help, install_test_hooks,
                                 load_config,

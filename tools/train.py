@@ -9,15 +9,11 @@ default_scope says which). Runs from the repo root with or without
 """
 import argparse
 import os
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.runner import Runner
 
-from mmengine.runner import Runner  # noqa: E402
-
-from mmfasternet.datasets import prepare_datasets  # noqa: E402
-from mmfasternet.engine import (add_runner_arguments, apply_resume,  # noqa
+from mmfasternet.datasets import prepare_datasets
+from mmfasternet.engine import (add_runner_arguments, apply_resume,
                                 check_checkpoint_file,
                                 install_training_hooks, load_config,
                                 setup_cpu_distributed, shutdown_distributed,

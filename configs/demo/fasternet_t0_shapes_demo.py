@@ -1,5 +1,5 @@
 # Demo: FasterNet-T0 classifier trained FROM SCRATCH on the synthetic
-# ImageNet-format shapes set (python tools/make_demo_data.py imagenet
+# ImageNet-format shapes set (python tools/misc/make_demo_data.py imagenet
 # data/demo_imagenet --train 1200 --val 150 --size 72 72), with the T0
 # ImageNet recipe scaled down for a CPU: mixup/cutmix, label smoothing, AdamW
 # with warm-up and cosine, and the progressive resolution (56x56 crops, 64x64

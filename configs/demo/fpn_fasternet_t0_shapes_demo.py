@@ -1,5 +1,5 @@
 # Demo: Semantic FPN with FasterNet-T0 trained FROM SCRATCH on the synthetic
-# ADE20K-format shapes set (python tools/make_demo_data.py ade20k
+# ADE20K-format shapes set (python tools/misc/make_demo_data.py ade20k
 # data/demo_ade/ADEChallengeData2016), sized for a CPU: 128x128 crops, plain
 # BN (one process), a short schedule. Label 0 (the shapes' outlines) is
 # ignored through reduce_zero_label, as in ADE20K.

@@ -1,5 +1,5 @@
 # Demo: Mask R-CNN with FasterNet-T0 trained FROM SCRATCH on the synthetic
-# COCO-format shapes set (python tools/make_demo_data.py coco data/demo_coco),
+# COCO-format shapes set (python tools/misc/make_demo_data.py coco data/demo_coco),
 # sized to train on a 2-core CPU in a few minutes. Not a COCO recipe: small
 # 256x256 images, fewer proposals and RoIs, a higher lr for training from
 # random weights.

@@ -10,16 +10,12 @@ names the annotations lack or order differently, heads whose num_classes
 differs and labels out of range. Exits with 1 when it finds a problem.
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from mmengine.config import DictAction
 
-from mmengine.config import DictAction  # noqa: E402
-
-from mmfasternet.datasets.check import check_datasets, write_report  # noqa
-from mmfasternet.engine import load_config  # noqa: E402
+from mmfasternet.datasets.check import check_datasets, write_report
+from mmfasternet.engine import load_config
 
 
 def parse_args(argv=None):

@@ -1,9 +1,9 @@
 """Write small synthetic datasets in the real benchmark formats, so that every
 demo and end-to-end test runs without downloading anything.
 
-    python tools/make_demo_data.py coco data/demo_coco [--train 240 --val 60]
-    python tools/make_demo_data.py ade20k data/demo_ade/ADEChallengeData2016
-    python tools/make_demo_data.py imagenet data/demo_imagenet --size 72 72
+    python tools/misc/make_demo_data.py coco data/demo_coco [--train 240 --val 60]
+    python tools/misc/make_demo_data.py ade20k data/demo_ade/ADEChallengeData2016
+    python tools/misc/make_demo_data.py imagenet data/demo_imagenet --size 72 72
 
 Each image holds 1-4 non-overlapping shapes (circle, square, triangle) in
 random colours, sizes and rotations on a textured background (one large

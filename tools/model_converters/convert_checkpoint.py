@@ -9,24 +9,21 @@ classification head (``avgpool_pre_head.1``, ``head``; from an mmpretrain
 classifier's ``FasterNetClsHead`` too) unless --no-head.
 
 Example:
-    python tools/convert_checkpoint.py fasternet_s-epoch.299-val_acc1.81.2840.pth \
+    python tools/model_converters/convert_checkpoint.py fasternet_s-epoch.299-val_acc1.81.2840.pth \
         checkpoints/fasternet_s_mmfasternet.pth
 """
 import argparse
 import os
 import os.path as osp
-import sys
 from collections import OrderedDict
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmfasternet import FasterNet, __version__  # noqa: E402
-from mmfasternet.models.utils.checkpoint import (  # noqa: E402
-    HEAD_KEY_PATTERN, OUT_NORM_PATTERN, classifier_head_to_original,
-    infer_arch, load_pretrained_backbone, read_checkpoint, select_prefix,
-    to_original_layout, unwrap_state_dict)
+from mmfasternet import FasterNet, __version__
+from mmfasternet.models.utils import (inspect_checkpoint,
+                                      load_pretrained_backbone)
+from mmfasternet.models.utils.checkpoint import (
+    HEAD_KEY_PATTERN, OUT_NORM_PATTERN)
 
 
 def parse_args(argv=None):
@@ -49,12 +46,8 @@ def parse_args(argv=None):
 def convert(src, dst, prefix=None, keep_head=True, overwrite=False):
     if osp.exists(dst) and not overwrite:
         raise FileExistsError(f'{dst} exists; pass --overwrite to replace it.')
-    unwrapped = unwrap_state_dict(read_checkpoint(src))
-    state_dict = select_prefix(unwrapped, prefix)
-    state_dict, layout = to_original_layout(state_dict)
-    if prefix is None:  # an mmpretrain classifier's FasterNetClsHead
-        state_dict.update(classifier_head_to_original(unwrapped))
-    arch = infer_arch(state_dict)
+    info = inspect_checkpoint(src, prefix)
+    state_dict, arch = info.state_dict, info.arch
     if arch is None:
         raise SystemExit(f'{src} holds no FasterNet weights '
                          f'(no patch_embed.proj.weight after unwrapping).')
@@ -81,7 +74,7 @@ def convert(src, dst, prefix=None, keep_head=True, overwrite=False):
         embed_dims=arch['embed_dims'],
         depths=list(arch['depths']),
         source=osp.basename(src),
-        source_layout=layout)
+        source_layout=info.layout)
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
     torch.save(dict(meta=meta, state_dict=kept), dst)
     return meta, len(kept)

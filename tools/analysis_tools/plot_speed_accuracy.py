@@ -1,9 +1,9 @@
 """Speed against accuracy: the published ImageNet top-1 of each FasterNet
-variant against the latency measured by tools/benchmark.py on your machine,
+variant against the latency measured by tools/analysis_tools/benchmark.py on your machine,
 one series per measured form (paper protocol, deploy, compiled, ...).
 
-    python tools/benchmark.py backbone --archs t0 t1 t2 s m l --threads 1 --json cpu.json
-    python tools/plot_speed_accuracy.py cpu.json --out docs/images/speed_accuracy_cpu.png
+    python tools/analysis_tools/benchmark.py backbone --archs t0 t1 t2 s m l --threads 1 --json cpu.json
+    python tools/analysis_tools/plot_speed_accuracy.py cpu.json --out docs/images/speed_accuracy_cpu.png
 
 Accuracies are the FasterNet paper's (not measured here); only the x axis is
 measured.
@@ -68,7 +68,7 @@ def plot(result: dict, out: str, title: str = None) -> str:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('json', help='output of tools/benchmark.py backbone')
+    parser.add_argument('json', help='output of tools/analysis_tools/benchmark.py backbone')
     parser.add_argument('--out', default='speed_accuracy.png')
     parser.add_argument('--title')
     args = parser.parse_args(argv)

@@ -2,43 +2,30 @@
 and stage shapes, an original-layout checkpoint round trip, and the two PConv
 forms timed side by side on this machine's CPU.
 
-    python tools/demo_backbone.py [--size 224] [--threads 2]
+    python tools/analysis_tools/demo_backbone.py [--size 224] [--threads 2]
 """
 import argparse
 import os.path as osp
-import statistics
-import sys
 import tempfile
-import time
 from collections import OrderedDict
 
 import torch
+from mmengine.analysis import get_model_complexity_info
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmengine.analysis import get_model_complexity_info  # noqa: E402
-
-from mmfasternet import FasterNet  # noqa: E402
+from mmfasternet import FasterNet
+from mmfasternet.analysis import median_seconds
 
 
 def median_ms(model, x, repeats):
-    with torch.no_grad():
-        for _ in range(2):
-            model(x)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(x)
-            times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    return median_seconds(lambda: model(x), 2, repeats) * 1e3
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--size', type=int, default=224)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=10)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.rand(1, 3, args.size, args.size)

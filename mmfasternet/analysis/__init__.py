@@ -1,0 +1,27 @@
+"""Measuring models: timing, FLOPs, memory traffic, op profiles, and the
+models and inputs they are measured on. ``tools/analysis_tools/`` are
+command lines around these functions."""
+from .benchmark import (add_backbone_speedups, add_model_speedups,
+                        backbone_forms, benchmark_backbones,
+                        benchmark_models, build_for_inference, environment,
+                        onnxruntime_seconds, reference_backbone)
+from .detection import (PREDICTION_LAYERS, fix_proposals,
+                        keep_all_detections, zero_prediction_layers)
+from .flops import DEFAULT_SHAPES, count_flops
+from .models import build_model_from_config, model_inputs, read_config
+from .operators import add_dwconv_ratios, benchmark_operators
+from .profiling import profile_ops
+from .timing import DTYPES, median_seconds, prepare_for_timing
+from .traffic import backbone_traffic, count_traffic, traffic_per_image
+
+__all__ = [
+    'DEFAULT_SHAPES', 'DTYPES', 'PREDICTION_LAYERS', 'add_backbone_speedups',
+    'add_dwconv_ratios', 'add_model_speedups', 'backbone_forms',
+    'backbone_traffic', 'benchmark_backbones', 'benchmark_models',
+    'benchmark_operators', 'build_for_inference',
+    'build_model_from_config', 'count_flops',
+    'count_traffic', 'environment', 'fix_proposals', 'keep_all_detections',
+    'median_seconds', 'model_inputs', 'onnxruntime_seconds',
+    'prepare_for_timing', 'profile_ops', 'read_config', 'reference_backbone',
+    'traffic_per_image', 'zero_prediction_layers'
+]

@@ -1,0 +1,307 @@
+"""Speed of FasterNet backbones and of whole models, each measured beside
+its baselines in the same run.
+
+Rows are dicts. Backbone rows: ``model``, ``form``, ``ms_per_batch``,
+``images_per_s``, and ``speedup_vs_<baseline>`` (img/s over the
+baseline's). Whole-model rows: ``config``, ``task``, ``form``,
+``ms_per_batch``, ``images_per_s``, ``backbone_ms``,
+``backbone_and_neck_ms`` and ``speedup_vs_last_config``.
+"""
+import copy
+import os.path as osp
+import platform
+from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
+                    Tuple)
+
+import torch
+import torch.nn as nn
+
+from .. import FasterNet
+from ..deploy import fold_batchnorms, switch_to_deploy
+from ..engine import task_of
+from .detection import keep_all_detections, zero_prediction_layers
+from .models import build_model_from_config, model_inputs, read_config
+from .profiling import profile_ops
+from .timing import median_seconds, prepare_for_timing
+
+# Backbone forms. A row measured under torch.compile has COMPILED appended.
+PAPER_PROTOCOL = 'paper protocol'  # eval, BN folded, split_cat, eager
+DEPLOY = 'deploy'  # switch_to_deploy()
+REFERENCE = 'BN folded'  # a reference backbone, BN folded the same way
+ONNXRUNTIME = 'deploy, onnxruntime CPU'
+COMPILED = ' + compile'
+
+RowCallback = Optional[Callable[[dict], None]]
+
+
+def reference_backbone(name: str) -> nn.Module:
+    """``'resnet50'`` (mmdet's ResNet-50, four stages) or ``'timm:NAME'``
+    (a timm model's feature maps), with random weights.
+
+    Raises:
+        ValueError: for any other name.
+    """
+    if name == 'resnet50':
+        from mmdet.models.backbones import ResNet
+        return ResNet(depth=50, out_indices=(0, 1, 2, 3), norm_eval=True)
+    if name.startswith('timm:'):
+        import timm
+        return timm.create_model(name[len('timm:'):], pretrained=False,
+                                 features_only=True)
+    raise ValueError(f'unknown reference backbone {name!r}; use resnet50 or '
+                     f'timm:MODEL')
+
+
+def backbone_forms(arch: str, example: torch.Tensor,
+                   out_indices: Sequence[int] = (0, 1, 2, 3)
+                   ) -> Dict[str, nn.Module]:
+    """The two forms of one random FasterNet (no output norms), same
+    weights: ``'paper'``, the paper's speed protocol (eval, every BN folded
+    into its conv by :func:`fold_batchnorms`, run once on ``example``
+    (N, 3, H, W), split_cat PConv), and ``'deploy'``
+    (:func:`switch_to_deploy`)."""
+    model = FasterNet(arch=arch, out_indices=tuple(out_indices),
+                      out_norm=False).eval()
+    return dict(paper=fold_batchnorms(copy.deepcopy(model), example[:1]),
+                deploy=switch_to_deploy(copy.deepcopy(model)))
+
+
+def onnxruntime_seconds(model: nn.Module, example: torch.Tensor,
+                        warmup: int, repeats: int) -> float:
+    """Median seconds of one onnxruntime (CPU) run of ``model`` exported to
+    ONNX (fp32, dynamic shapes) on ``example`` (N, 3, H, W), with
+    PyTorch's number of intra-op threads."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    from ..deploy.onnx import export
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export(copy.deepcopy(model).float().cpu(),
+                      osp.join(tmp, 'model.onnx'),
+                      shape=tuple(example.shape[2:]), batch=1)
+        session = ort.InferenceSession(path, options,
+                                       providers=['CPUExecutionProvider'])
+    inputs = {'input': example.float().cpu().numpy()}
+    return median_seconds(lambda: session.run(None, inputs), warmup,
+                          repeats)
+
+
+def _row(name: str, form: str, seconds: float, batch: int) -> dict:
+    return dict(model=name, form=form, ms_per_batch=seconds * 1e3,
+                images_per_s=batch / seconds)
+
+
+def benchmark_backbones(archs: Iterable[str],
+                        baselines: Iterable[str] = ('resnet50', ),
+                        batch: int = 1, shape: Sequence[int] = (224, 224),
+                        device: str = 'cpu', dtype: str = 'fp32',
+                        channels_last: bool = False, compile: bool = False,
+                        compile_mode: Optional[str] = None, warmup: int = 3,
+                        repeats: int = 10, onnxruntime: bool = False,
+                        profile: int = 0,
+                        on_row: RowCallback = None) -> List[dict]:
+    """Time each reference backbone (:func:`reference_backbone`, BN
+    folded) and each FasterNet arch in its paper protocol and deploy forms
+    (:func:`backbone_forms`) on a random (``batch``, 3, H, W) input,
+    eager and, with ``compile``, under ``torch.compile``.
+
+    Args:
+        onnxruntime: also time each arch's deploy form exported to ONNX in
+            onnxruntime (CPU, fp32), form :data:`ONNXRUNTIME`.
+        profile: for N > 0, also profile each arch's eager paper protocol
+            and deploy form over ``repeats`` runs: ``row['profile']`` lists
+            the N ops with the most own time (:func:`profile_ops`),
+            ``row['profile_ms']`` is the time of all ops per batch.
+        on_row: called with each row as soon as it is measured.
+
+    Returns:
+        list[dict]: the rows in the order measured, with speed-ups
+        (:func:`add_backbone_speedups`).
+    """
+    torch.manual_seed(0)
+    height, width = shape
+    example = torch.randn(batch, 3, height, width)
+    modes = [False, True] if compile else [False]
+    rows = []
+
+    def measure(name, form, model, compiled, profiled=False):
+        model, x = prepare_for_timing(model, example, device, dtype,
+                                      channels_last, compiled, compile_mode)
+        seconds = median_seconds(lambda: model(x), warmup, repeats, device)
+        row = _row(name, form + (COMPILED if compiled else ''), seconds,
+                   batch)
+        if profiled:
+            ops = profile_ops(lambda: model(x), repeats, warmup, device)
+            row['profile'] = ops[:profile]
+            row['profile_ms'] = sum(op['self_ms'] for op in ops)
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
+    for reference in baselines:
+        # fold_batchnorms puts it in eval mode (mmdet's ResNet.train()
+        # returns None, so no chained .eval() here)
+        model = fold_batchnorms(reference_backbone(reference), example[:1])
+        for compiled in modes:
+            measure(reference, REFERENCE, copy.deepcopy(model), compiled)
+    for arch in archs:
+        name = f'FasterNet-{arch.upper()}'
+        forms = backbone_forms(arch, example)
+        for compiled in modes:
+            for form, model in ((PAPER_PROTOCOL, forms['paper']),
+                                (DEPLOY, forms['deploy'])):
+                measure(name, form, copy.deepcopy(model), compiled,
+                        profiled=bool(profile) and not compiled)
+        if onnxruntime:
+            seconds = onnxruntime_seconds(forms['deploy'], example, warmup,
+                                          repeats)
+            rows.append(_row(name, ONNXRUNTIME, seconds, batch))
+            if on_row is not None:
+                on_row(rows[-1])
+    return add_backbone_speedups(rows)
+
+
+def _is_compiled(row: dict) -> bool:
+    return row['form'].endswith(COMPILED)
+
+
+def add_backbone_speedups(rows: List[dict]) -> List[dict]:
+    """Add the speed-ups of backbone rows, in place: every FasterNet row
+    other than its arch's eager paper protocol gets
+    ``speedup_vs_paper_protocol`` (its img/s over that row's), and every
+    FasterNet row ``speedup_vs_<reference>`` for each reference backbone
+    measured in the same mode (compiled or eager; onnxruntime counts as
+    eager). Returns ``rows``.
+
+    Raises:
+        ValueError: when a FasterNet model has no eager paper protocol row.
+    """
+    references = [row for row in rows if row['form'].startswith(REFERENCE)]
+    papers = {row['model']: row for row in rows
+              if row['form'] == PAPER_PROTOCOL}
+    for row in rows:
+        if row['form'].startswith(REFERENCE):
+            continue
+        paper = papers.get(row['model'])
+        if paper is None:
+            raise ValueError(f'{row["model"]}: no {PAPER_PROTOCOL!r} row to '
+                             f'compare its {row["form"]!r} row with.')
+        if row is not paper:
+            row['speedup_vs_paper_protocol'] = (
+                row['images_per_s'] / paper['images_per_s'])
+        for reference in references:
+            if _is_compiled(reference) == _is_compiled(row):
+                row[f'speedup_vs_{reference["model"]}'] = (
+                    row['images_per_s'] / reference['images_per_s'])
+    return rows
+
+
+def build_for_inference(config: str,
+                        real_heads: bool = False) -> Tuple[nn.Module, str]:
+    """A config's model in eval mode with random weights, as
+    :func:`benchmark_models` times it, and its task. Detectors keep
+    exactly 100 detections per image (score threshold 0) and, unless
+    ``real_heads``, get their prediction layers zeroed
+    (:func:`zero_prediction_layers`) so that every detector does the same
+    head work whatever its backbone.
+
+    Raises:
+        ValueError: for a config of another library, or a detector that
+            has none of the prediction layers (pass ``real_heads``).
+    """
+    cfg = read_config(config)
+    task = task_of(cfg)
+    if task == 'detection':
+        keep_all_detections(cfg.model)
+    model = build_model_from_config(cfg).eval()
+    if task == 'detection' and not real_heads:
+        zero_prediction_layers(model)
+    return model, task
+
+
+def benchmark_models(configs: Iterable[str], batch: int = 1,
+                     shape: Sequence[int] = (800, 1333),
+                     device: str = 'cpu', channels_last: bool = False,
+                     warmup: int = 3, repeats: int = 10,
+                     real_heads: bool = False,
+                     on_row: RowCallback = None) -> List[dict]:
+    """Time the inference of each config's model (``predict``, fp32, eager)
+    on a random (``batch``, 3, H, W) input with the data samples it needs
+    (data loading excluded), in its training form (eval mode) and, when it
+    holds a FasterNet, its deploy form; also its backbone alone and
+    backbone + neck (``extract_feat``). Models are built by
+    :func:`build_for_inference` (``real_heads``: see there).
+
+    Args:
+        configs: paths or ``pkg::path`` of installed libraries' configs.
+        on_row: called with each row as soon as it is measured.
+
+    Returns:
+        list[dict]: two rows per FasterNet config (forms ``eval`` and
+        ``deploy``), one for other models, with speed-ups against the last
+        row when more than one config was timed
+        (:func:`add_model_speedups`).
+
+    Raises:
+        ValueError: for a config of another library, or a detector that
+            has none of the prediction layers (pass ``real_heads``).
+    """
+    device = torch.device(device)
+    memory_format = (torch.channels_last if channels_last else
+                     torch.contiguous_format)
+    rows = []
+    configs = list(configs)
+    for config in configs:
+        model, task = build_for_inference(config, real_heads)
+        inputs, samples = model_inputs(task, batch, shape)
+        inputs = inputs.to(device, memory_format=memory_format)
+        forms = [('eval', model)]
+        if any(isinstance(m, FasterNet) for m in model.modules()):
+            forms.append(('deploy', switch_to_deploy(copy.deepcopy(model))))
+        for form, variant in forms:
+            variant = variant.to(device, memory_format=memory_format)
+            whole = median_seconds(
+                lambda: variant.predict(inputs, samples)
+                if samples is not None else variant(inputs, mode='predict'),
+                warmup, repeats, device)
+            backbone = median_seconds(lambda: variant.backbone(inputs),
+                                      warmup, repeats, device)
+            features = median_seconds(lambda: variant.extract_feat(inputs),
+                                      warmup, repeats, device)
+            rows.append(dict(
+                config=config, task=task, form=form,
+                ms_per_batch=whole * 1e3,
+                images_per_s=batch / whole,
+                backbone_ms=backbone * 1e3,
+                backbone_and_neck_ms=features * 1e3))
+            if on_row is not None:
+                on_row(rows[-1])
+    if len(configs) > 1:
+        add_model_speedups(rows)
+    return rows
+
+
+def add_model_speedups(rows: List[dict]) -> List[dict]:
+    """Add ``speedup_vs_last_config`` to every row but the last: its img/s
+    over the last row's (the last config's last form). In place; returns
+    ``rows``."""
+    if rows:
+        baseline = rows[-1]
+        for row in rows[:-1]:
+            row['speedup_vs_last_config'] = (
+                row['images_per_s'] / baseline['images_per_s'])
+    return rows
+
+
+def environment(device: str = 'cpu') -> dict:
+    """Versions, machine, device and thread count, for the JSON files."""
+    info = dict(torch=torch.__version__, python=platform.python_version(),
+                machine=platform.machine(), processor=platform.processor(),
+                device=device, threads=torch.get_num_threads())
+    if device.startswith('cuda'):
+        info['gpu'] = torch.cuda.get_device_name(torch.device(device))
+    return info

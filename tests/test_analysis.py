@@ -1,0 +1,150 @@
+"""mmfasternet.analysis: the speed-up arithmetic on known timings, the
+timing loop, config reading and model building, FLOPs counting."""
+import os.path as osp
+
+import pytest
+import torch
+
+from mmfasternet.analysis import (add_backbone_speedups, add_dwconv_ratios,
+                                  add_model_speedups,
+                                  build_model_from_config, count_flops,
+                                  median_seconds, read_config)
+
+from conftest import REPO_ROOT
+
+
+def backbone_row(model, form, images_per_s):
+    return dict(model=model, form=form, ms_per_batch=1e3 / images_per_s,
+                images_per_s=images_per_s)
+
+
+def speedups(row):
+    return {key[len('speedup_vs_'):]: value for key, value in row.items()
+            if key.startswith('speedup_vs_')}
+
+
+def test_backbone_speedups_from_known_timings():
+    """img/s 10 and 20 for ResNet-50 eager and compiled; FasterNet-T0's
+    forms at 40, 60, 80, 50 and 100 img/s: each ratio is against the eager
+    paper protocol and the ResNet-50 of the same mode (onnxruntime is
+    eager)."""
+    rows = [
+        backbone_row('resnet50', 'BN folded', 10.),
+        backbone_row('resnet50', 'BN folded + compile', 20.),
+        backbone_row('FasterNet-T0', 'paper protocol', 40.),
+        backbone_row('FasterNet-T0', 'deploy', 60.),
+        backbone_row('FasterNet-T0', 'paper protocol + compile', 80.),
+        backbone_row('FasterNet-T0', 'deploy + compile', 50.),
+        backbone_row('FasterNet-T0', 'deploy, onnxruntime CPU', 100.),
+        backbone_row('FasterNet-S', 'paper protocol', 5.),
+        backbone_row('FasterNet-S', 'deploy', 8.),
+    ]
+    assert add_backbone_speedups(rows) is rows
+    assert [speedups(row) for row in rows] == [
+        {},
+        {},
+        dict(resnet50=4.0),
+        dict(paper_protocol=1.5, resnet50=6.0),
+        dict(paper_protocol=2.0, resnet50=4.0),
+        dict(paper_protocol=1.25, resnet50=2.5),
+        dict(paper_protocol=2.5, resnet50=10.0),
+        dict(resnet50=0.5),
+        dict(paper_protocol=1.6, resnet50=0.8),
+    ]
+
+
+def test_backbone_speedups_need_the_paper_protocol_row():
+    with pytest.raises(ValueError, match='FasterNet-S.*paper protocol'):
+        add_backbone_speedups([backbone_row('FasterNet-S', 'deploy', 1.)])
+
+
+def test_model_speedups_are_against_the_last_row():
+    rows = [dict(config=name, form='eval', images_per_s=ips)
+            for name, ips in (('a.py', 10.), ('b.py', 20.), ('r50.py', 5.))]
+    add_model_speedups(rows)
+    assert [row.get('speedup_vs_last_config') for row in rows] == [
+        2.0, 4.0, None]
+
+
+def test_operator_ratios_are_against_dwconv_on_the_same_shape():
+    rows = [dict(operator=name, shape=shape, gflops_per_s=value)
+            for shape, values in (('8x4x4', (90., 3., 30.)),
+                                  ('16x2x2', (40., 2., 8.)))
+            for name, value in zip(('Conv', 'DWConv', 'PConv'), values)]
+    add_dwconv_ratios(rows)
+    assert [row['flops_vs_dwconv'] for row in rows] == [
+        30., 1., 10., 20., 1., 4.]
+
+
+def test_median_seconds_calls_warmup_then_repeats_without_grad():
+    calls = []
+    weight = torch.ones(2, requires_grad=True)
+
+    def step():
+        calls.append((weight * 2).requires_grad)
+
+    seconds = median_seconds(step, warmup=2, repeats=3)
+    assert calls == [False] * 5 and seconds >= 0
+    with pytest.raises(ValueError, match='repeats'):
+        median_seconds(step, warmup=0, repeats=0)
+
+
+def test_read_config_resolves_installed_library_configs():
+    cfg = read_config('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+                      dict(model=dict(backbone=dict(depth=101))))
+    assert cfg.filename.endswith(osp.join(
+        'mmdet', '.mim', 'configs', 'mask_rcnn',
+        'mask-rcnn_r50_fpn_1x_coco.py'))
+    assert cfg.model.backbone.depth == 101
+    # Never installed from here (mmengine's get_config would pip-install).
+    with pytest.raises(ModuleNotFoundError, match='mmdet3d'):
+        read_config('mmdet3d::pointpillars/pointpillars.py')
+
+
+def test_built_models_load_no_weights():
+    """The shipped configs point their backbones at checkpoints that are
+    not on this machine: the built model initialises without them, and the
+    config is left as it was."""
+    path = osp.join(REPO_ROOT, 'configs', 'maskrcnn_fasternet_t0_coco.py')
+    cfg = read_config(path)
+    checkpoint = cfg.model.backbone.init_cfg.checkpoint
+    assert not osp.exists(osp.join(REPO_ROOT, checkpoint))
+    model = build_model_from_config(cfg, seed=0)
+    again = build_model_from_config(path, seed=0)  # the same random weights
+    assert all(torch.equal(a, b) for a, b in zip(
+        model.state_dict().values(), again.state_dict().values()))
+    model.init_weights()
+    assert cfg.model.backbone.init_cfg.checkpoint == checkpoint
+    assert model.training
+
+
+def test_classifier_takes_the_top_level_data_preprocessor():
+    model = build_model_from_config(
+        osp.join(REPO_ROOT, 'configs', 'demo', 'fasternet_t0_shapes_demo.py'))
+    assert model.data_preprocessor.num_classes == 3
+
+
+def test_flops_of_the_documented_classifier():
+    """The README's T0 classifier: 3,905,500 parameters, 0.34 GFLOPs at
+    the default 224x224."""
+    result = count_flops(
+        osp.join(REPO_ROOT, 'configs', 'fasternet_t0_imagenet.py'))
+    assert result['task'] == 'classification'
+    assert result['shape'] == (224, 224)
+    assert result['params'] == 3905500
+    assert round(result['flops'] / 1e9, 2) == 0.34
+    assert 0 < result['backbone_flops'] < result['flops']
+    assert result['proposals'] is None
+
+
+def test_flops_of_a_detector_follow_the_proposals():
+    """The RPN keeps exactly the asked number of proposals: more proposals,
+    more head FLOPs, the same backbone FLOPs."""
+    path = osp.join(REPO_ROOT, 'configs', 'maskrcnn_fasternet_t0_coco.py')
+    few, more = (count_flops(path, (64, 64), proposals)
+                 for proposals in (5, 20))
+    assert few['params'] == more['params']
+    assert round(few['params'] / 1e6, 2) == 22.27  # the README's table
+    assert few['backbone_flops'] == more['backbone_flops']
+    assert few['flops'] < more['flops']
+    assert (few['proposals'], more['proposals']) == (5, 20)

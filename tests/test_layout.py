@@ -1,0 +1,73 @@
+"""Every script path that the README, the docs, the Makefile, the scripts,
+the configs and the library name exists (tools/ is grouped into
+OpenMMLab's analysis_tools/, deployment/, model_converters/ and misc/)."""
+import glob
+import os
+import os.path as osp
+import re
+
+from conftest import REPO_ROOT
+
+TOOL_PATH = re.compile(r'(?<![\w/.])tools/[\w./-]+\.(?:py|sh)\b')
+SOURCES = ('README.md', 'Makefile', 'docs/*.md', 'tools/**/*.py',
+           'tools/**/*.sh', 'configs/**/*.py', 'mmfasternet/**/*.py',
+           'tests/*.py', '.ci/*')
+
+
+def test_every_named_tool_exists():
+    named, missing = set(), []
+    for pattern in SOURCES:
+        for path in glob.glob(osp.join(REPO_ROOT, pattern), recursive=True):
+            with open(path, encoding='utf-8') as f:
+                for line_number, line in enumerate(f, 1):
+                    for tool in TOOL_PATH.findall(line):
+                        named.add(tool)
+                        if not osp.isfile(osp.join(REPO_ROOT, tool)):
+                            missing.append(
+                                f'{osp.relpath(path, REPO_ROOT)}:'
+                                f'{line_number}: {tool}')
+    assert not missing, '\n'.join(missing)
+    assert {'tools/train.py', 'tools/misc/make_demo_data.py',
+            'tools/analysis_tools/benchmark.py',
+            'tools/deployment/export_onnx.py',
+            'tools/model_converters/convert_checkpoint.py'} <= named
+
+
+def test_scripts_and_tests_leave_tools_off_sys_path():
+    """No script edits sys.path (the repo root is importable by
+    installation or PYTHONPATH, README "Train and test"), and the tests
+    load tools by path: ``import test`` cannot find tools/test.py."""
+    import importlib.util
+    edits = [
+        osp.relpath(path, REPO_ROOT)
+        for path in glob.glob(osp.join(REPO_ROOT, 'tools', '**', '*.py'),
+                              recursive=True)
+        if 'sys.path' in open(path, encoding='utf-8').read()]
+    assert not edits
+    tools = osp.join(REPO_ROOT, 'tools')
+    for name in ('test', 'train', 'benchmark', 'get_flops'):
+        spec = importlib.util.find_spec(name)
+        assert spec is None or not (spec.origin or '').startswith(tools), (
+            name, spec.origin)
+
+
+def test_a_tool_runs_with_the_documented_pythonpath(tmp_path):
+    """``PYTHONPATH=. python tools/...`` from the repo root imports this
+    checkout's mmfasternet, whether or not (or from where) it is installed:
+    a script outside the repo, like a tool, has only its own folder on
+    sys.path besides PYTHONPATH and the installed packages."""
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH='.')
+    script = tmp_path / 'where.py'
+    script.write_text('import mmfasternet\nprint(mmfasternet.__file__)\n')
+    where = subprocess.run([sys.executable, str(script)], capture_output=True,
+                           text=True, cwd=REPO_ROOT, env=env, timeout=300)
+    assert where.returncode == 0, where.stderr[-3000:]
+    assert osp.realpath(where.stdout.strip()) == osp.realpath(
+        osp.join(REPO_ROOT, 'mmfasternet', '__init__.py'))
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/get_flops.py', '--help'],
+        capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'mmdet::PATH' in result.stdout

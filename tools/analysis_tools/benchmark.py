@@ -1,0 +1,145 @@
+"""Speed of FasterNet backbones and whole models, each figure printed beside
+its baseline measured in the same run.
+
+Backbones (``backbone``): for every arch, the paper's protocol (eval mode, BN
+folded into the convs, split_cat PConv, eager) and mmfasternet's deploy form
+under the same settings; reference backbones (mmdet's ResNet-50 by default,
+``timm:NAME`` for timm models) with BN folded too.
+
+    python tools/analysis_tools/benchmark.py backbone --archs t0 s l --device cpu --threads 1 --batch 1
+    python tools/analysis_tools/benchmark.py backbone --archs s --device cuda --batch 256 --dtype bf16 --channels-last --compile
+
+Whole models (``model``): inference of detection / segmentation /
+classification configs on a random image at the given shape (data loading
+excluded), training form and deploy form, plus how much of it the backbone
+and the backbone+neck take. Detectors keep exactly 100 detections per image
+(score threshold 0) so that models are compared on equal work.
+
+    python tools/analysis_tools/benchmark.py model configs/maskrcnn_fasternet_s_coco.py \
+        mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py --shape 800 1333 --threads 2
+
+Timings are medians over ``--repeats`` after ``--warmup`` runs, with the GPU
+synchronised around each. ``--json FILE`` writes every row.
+"""
+import argparse
+import json
+import os.path as osp
+
+import torch
+
+from mmfasternet import FasterNet
+from mmfasternet.analysis import (DTYPES, benchmark_backbones,
+                                  benchmark_models, environment)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    sub = parser.add_subparsers(dest='what', required=True)
+    for name in ('backbone', 'model'):
+        p = sub.add_parser(name)
+        p.add_argument('--device', default='cpu')
+        p.add_argument('--threads', type=int, default=None,
+                       help='CPU threads (default: torch\'s)')
+        p.add_argument('--batch', type=int, default=1)
+        p.add_argument('--dtype', choices=sorted(DTYPES), default='fp32')
+        p.add_argument('--channels-last', action='store_true')
+        p.add_argument('--compile', action='store_true',
+                       help='also measure every model under torch.compile')
+        p.add_argument('--compile-mode', default=None,
+                       help='torch.compile mode, e.g. max-autotune')
+        p.add_argument('--warmup', type=int, default=3)
+        p.add_argument('--repeats', type=int, default=10)
+        p.add_argument('--json', help='write the rows and the environment')
+        if name == 'backbone':
+            p.add_argument('--archs', nargs='+', default=['t0', 's', 'l'],
+                           choices=sorted(FasterNet.arch_settings))
+            p.add_argument('--baselines', nargs='*', default=['resnet50'],
+                           help='resnet50 (mmdet) and/or timm:NAME')
+            p.add_argument('--shape', type=int, nargs=2, default=(224, 224),
+                           metavar=('H', 'W'))
+            p.add_argument('--onnxruntime', action='store_true',
+                           help='also time the deploy form exported to ONNX '
+                           'in onnxruntime (CPU, fp32)')
+            p.add_argument('--profile', type=int, default=0, metavar='N',
+                           help='also profile each arch\'s eager paper '
+                           'protocol and deploy form (torch.profiler over '
+                           '--repeats runs) and list the N ops with the '
+                           'most own device time')
+        else:
+            p.add_argument('configs', nargs='+',
+                           help='config files (mmdet::... for installed '
+                           'ones); the last one is the baseline')
+            p.add_argument('--shape', type=int, nargs=2, default=(800, 1333),
+                           metavar=('H', 'W'))
+            p.add_argument(
+                '--real-heads', action='store_true',
+                help='keep the detectors\' random prediction layers (by '
+                'default they are zeroed so that every detector keeps the '
+                'same proposals and detections: equal head work)')
+    args = parser.parse_args(argv)
+    if args.what == 'model' and (args.dtype != 'fp32' or args.compile):
+        parser.error('model: whole models are timed in fp32 and eager only; '
+                     '--dtype and --compile are for backbones')
+    return args
+
+
+def print_backbone_row(row, device):
+    print(f'  {row["model"]:<16} {row["form"]:<26} '
+          f'{row["ms_per_batch"]:>10.2f} ms {row["images_per_s"]:>10.1f} '
+          f'img/s', flush=True)
+    if 'profile' in row:
+        print(f'  {row["model"]} {row["form"]}: {row["profile_ms"]:.2f} ms '
+              f'of {"GPU" if device.startswith("cuda") else "CPU"} time per '
+              f'batch in ops, the largest:')
+        for op in row['profile']:
+            print(f'    {op["op"][:60]:<60} {op["self_ms"]:8.3f} ms '
+                  f'{100 * op["self_ms"] / max(row["profile_ms"], 1e-12):5.1f}'
+                  f'% {op["calls"]:4d} calls')
+
+
+def print_model_row(row):
+    print(f'  {osp.basename(row["config"]):<44} {row["form"]:<7} '
+          f'{row["ms_per_batch"]:>9.1f} ms {row["images_per_s"]:>8.2f}'
+          f' img/s  (backbone {row["backbone_ms"]:.1f} ms, '
+          f'+neck {row["backbone_and_neck_ms"]:.1f} ms)', flush=True)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    env = environment(args.device)
+    print(f'{args.what} benchmark: batch {args.batch}, {args.dtype}, '
+          f'{"channels_last" if args.channels_last else "NCHW"}, '
+          f'{"compiled" if args.compile else "eager"}, input '
+          f'{args.shape[0]}x{args.shape[1]}, {env}')
+    timing = dict(batch=args.batch, shape=tuple(args.shape),
+                  device=args.device, channels_last=args.channels_last,
+                  warmup=args.warmup, repeats=args.repeats)
+    if args.what == 'backbone':
+        rows = benchmark_backbones(
+            args.archs, args.baselines, dtype=args.dtype,
+            compile=args.compile, compile_mode=args.compile_mode,
+            onnxruntime=args.onnxruntime, profile=args.profile,
+            on_row=lambda row: print_backbone_row(row, args.device),
+            **timing)
+    else:
+        rows = benchmark_models(args.configs, real_heads=args.real_heads,
+                                on_row=print_model_row, **timing)
+    print('\nratios:')
+    for row in rows:
+        ratios = {k: v for k, v in row.items() if k.startswith('speedup')}
+        if ratios:
+            name = row.get('model') or osp.basename(row['config'])
+            print(f'  {name} {row["form"]}: ' + ', '.join(
+                f'{k[len("speedup_vs_"):]} x{v:.2f}'
+                for k, v in ratios.items()))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(environment=env, settings=vars(args), rows=rows),
+                      f, indent=1)
+    return rows
+
+
+if __name__ == '__main__':
+    main()
