@@ -119,6 +119,11 @@ def build_models(deploy_cfg, model_cfg, checkpoint: str, onnx_file: str,
     task_processor = build_task_processor(model_cfg, deploy_cfg, device)
     model = copy.deepcopy(model_cfg.model)
     model.pop('pretrained', None)
+    # As mmengine's Runner (and mmdeploy's builder): a top-level
+    # data_preprocessor (mmpretrain's configs) is the model's.
+    if model_cfg.get('data_preprocessor') is not None:
+        model.setdefault('data_preprocessor',
+                         copy.deepcopy(model_cfg.data_preprocessor))
     if 'init_cfg' in model.get('backbone', {}):
         model.backbone.init_cfg = None  # the checkpoint holds every weight
     with DefaultScope.overwrite_default_scope(model_cfg.default_scope):

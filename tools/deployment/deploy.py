@@ -97,7 +97,7 @@ def main(argv=None):
     export_s = time.perf_counter() - start
     print(f'\nexported {onnx_file} in {export_s:.1f} s')
     if args.dump_info:
-        from mmdeploy.apis.utils import export2SDK
+        from mmdeploy.backend.sdk.export_info import export2SDK
         export2SDK(deploy_cfg, model_cfg, args.work_dir,
                    pth=args.checkpoint, device=args.device)
         print(f'SDK meta files in {args.work_dir}')
