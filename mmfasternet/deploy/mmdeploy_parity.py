@@ -315,7 +315,9 @@ def compare_on_images(task: str, task_processor, torch_model, backend_model,
 
     Returns:
         list[dict]: Per image: ``img``, ``input_shape`` (h, w of the
-        network input), the parity figures and the latencies.
+        resized image), for detectors whose input was padded beyond it
+        ``padded_input`` (h, w of the network input), the parity figures
+        and the latencies.
     """
     reports = []
     for img in imgs:
@@ -334,6 +336,13 @@ def compare_on_images(task: str, task_processor, torch_model, backend_model,
                     torch_model, backend_model, data)))
         else:
             report.update(detection_parity(torch_result, onnx_result))
+            # mmdeploy's exported detectors take the input tensor's size
+            # as the image size: proposals and boxes are clipped to the
+            # padded size, and detections may lie in the padding.
+            report['padded_input'] = tuple(
+                torch_result[0].metainfo.get('batch_input_shape', ()))
+            if report['padded_input'] == report['input_shape']:
+                del report['padded_input']
         if runs:
             report['torch_ms'] = measure_latency(torch_model, data, runs)
             report['onnx_ms'] = measure_latency(backend_model, data, runs)
@@ -375,6 +384,10 @@ def format_parity(task: str, report: dict) -> str:
         if 'mask_pixel_agreement' in report:
             text += (f', mask pixels equal '
                      f'{100 * report["mask_pixel_agreement"]:.3f}%')
+        if 'padded_input' in report:
+            text += (f' (input padded to {report["padded_input"]}: the '
+                     f'exported model clips boxes to the padded size and '
+                     f'may detect in the padding, PyTorch does not)')
     return text
 
 
