@@ -95,3 +95,33 @@ def load_tool(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def segmentation_scores(predictions, num_classes, reduce_zero_label=True):
+    """aAcc, mIoU and mAcc (percentages) recomputed with numpy from the
+    predictions tools/test.py --out pickles (their ``pred_sem_seg`` against
+    the label files at ``seg_map_path``), as an independent check of what
+    mmseg's IoUMetric reports."""
+    import numpy as np
+    from PIL import Image
+    intersect = np.zeros(num_classes)
+    predicted = np.zeros(num_classes)
+    labelled = np.zeros(num_classes)
+    for prediction in predictions:
+        label = np.array(Image.open(prediction['seg_map_path'])).astype(int)
+        pred = prediction['pred_sem_seg']['data'][0].numpy()
+        assert pred.shape == label.shape
+        if reduce_zero_label:  # 0 is "unlabelled", 1..N are the classes
+            valid = label > 0
+            label = label - 1
+        else:
+            valid = label < 255
+        label, pred = label[valid], pred[valid]
+        intersect += np.bincount(label[label == pred], minlength=num_classes)
+        predicted += np.bincount(pred, minlength=num_classes)
+        labelled += np.bincount(label, minlength=num_classes)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        iou = intersect / (predicted + labelled - intersect)
+        accuracy = intersect / labelled
+    return dict(aAcc=100 * intersect.sum() / labelled.sum(),
+                mIoU=100 * np.nanmean(iou), mAcc=100 * np.nanmean(accuracy))

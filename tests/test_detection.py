@@ -3,6 +3,7 @@ test (2.x-style --eval), resume and run distributed on generated COCO data."""
 import glob
 import json
 import os.path as osp
+import pickle
 import re
 import subprocess
 import sys
@@ -157,13 +158,19 @@ def test_train_test_resume_end_to_end(coco_root, tmp_path):
                       'maskrcnn_fasternet_t0_shapes_demo.py')
     work_dir = tmp_path / 'work'
     options = TINY_DEMO + data_root_options(coco_root) + [
-        'image_scale=(96,96)', 'train_cfg.max_epochs=2',
+        # the demo's Resize steps (its image_scale was read with the file)
+        'train_dataloader.dataset.pipeline.2.scale=(96,96)',
+        'test_dataloader.dataset.pipeline.1.scale=(96,96)',
+        'train_cfg.max_epochs=2',
         'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=1',
         'default_hooks.checkpoint.max_keep_ckpts=3'
     ]
     log = run([sys.executable, tool('train.py'), config, '--work-dir',
-               str(work_dir), '--cfg-options'] + options, cwd=REPO)
+               str(work_dir), '--auto-scale-lr', '--cfg-options'] + options,
+              cwd=REPO)
     assert 'Epoch(train) [2][4/4]' in log
+    # batch 2 on one process against the recipe's 16
+    assert 'Scaling the original LR by 0.125' in log
     checkpoint = work_dir / 'epoch_2.pth'
     assert checkpoint.is_file()
 
@@ -200,21 +207,36 @@ def test_train_test_resume_end_to_end(coco_root, tmp_path):
     assert result.returncode != 0
     assert 'does not support instance segmentation' in result.stderr
 
-    # The deploy form scores the same.
+    # The deploy form predicts the same, image by image.
     log = run([sys.executable, tool('test.py'), config, str(checkpoint),
                '--work-dir', str(tmp_path / 'test_deploy'), '--eval', 'bbox',
-               'segm', '--deploy', '--cfg-options'] + options, cwd=REPO)
+               'segm', '--deploy', '--out', str(tmp_path / 'deployed.pkl'),
+               '--cfg-options'] + options, cwd=REPO)
     assert 'FasterNet switched to its deploy form' in log
     deployed = parse_metrics(log)
     for name in ('coco/bbox_mAP', 'coco/segm_mAP', 'coco/bbox_mAP_50'):
-        assert deployed[name] == pytest.approx(metrics[name], abs=0.01)
+        assert deployed[name] == pytest.approx(metrics[name], abs=1e-4)
+    with open(tmp_path / 'preds.pkl', 'rb') as f:
+        trained_form = pickle.load(f)
+    with open(tmp_path / 'deployed.pkl', 'rb') as f:
+        deploy_form = pickle.load(f)
+    assert [p['img_id'] for p in trained_form] == [
+        p['img_id'] for p in deploy_form]
+    for a, b in zip(trained_form, deploy_form):
+        a, b = a['pred_instances'], b['pred_instances']
+        assert len(a['scores']) > 0
+        torch.testing.assert_close(b['bboxes'], a['bboxes'], rtol=0,
+                                   atol=1e-2)
+        torch.testing.assert_close(b['scores'], a['scores'], rtol=0,
+                                   atol=1e-4)
+        assert torch.equal(b['labels'], a['labels'])
 
-    # Resume (weights-only safe loading of mmengine's checkpoint included)
-    # continues from the saved epoch.
+    # --resume CKPT continues from that checkpoint (in another work dir).
     options = [o.replace('max_epochs=2', 'max_epochs=3') for o in options]
+    work_dir = tmp_path / 'resumed'
     log = run([sys.executable, tool('train.py'), config, '--work-dir',
-               str(work_dir), '--resume', '--cfg-options'] + options,
-              cwd=REPO)
+               str(work_dir), '--resume', str(checkpoint), '--cfg-options'] +
+              options, cwd=REPO)
     assert 'resumed epoch: 2, iter: 8' in log
     assert 'Epoch(train) [3][4/4]' in log
     assert 'Epoch(train) [1]' not in log

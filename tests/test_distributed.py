@@ -5,6 +5,7 @@ the SyncBN of the shipped segmentation configs (run as BatchNorm on the
 CPU, said in one log line)."""
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import textwrap
@@ -120,8 +121,22 @@ def test_two_cpu_processes_train_with_backbone_options(tmp_path, task):
     assert last_iteration in log
     if task == 'segmentation':
         assert 'SyncBN layers run as BatchNorm' in log
-    if task == 'detection':
-        assert 'coco/bbox_mAP' in log  # the distributed evaluation ran too
     state = torch.load(work_dir / checkpoint, weights_only=True)['state_dict']
     assert all(torch.isfinite(value).all() for value in state.values()
                if value.is_floating_point())
+    if task == 'detection':
+        assert 'coco/bbox_mAP' in log  # the distributed validation ran too
+        # dist_test.sh: the 2-process evaluation gives the metrics the
+        # training's validation gave for the same weights
+        result = subprocess.run(
+            ['bash', osp.join(REPO, 'tools', 'dist_test.sh'), str(config),
+             str(work_dir / checkpoint), '2', '--work-dir',
+             str(tmp_path / 'test'), '--eval', 'bbox'],
+            capture_output=True, text=True, cwd=REPO, timeout=600,
+            env=dict(os.environ, PYTHON=sys.executable, PORT=str(port + 10),
+                     OMP_NUM_THREADS='1'))
+        tested = result.stdout + result.stderr
+        assert result.returncode == 0, tested[-5000:]
+        assert 'GPU number: 2' in tested
+        validated = re.search(r'coco/bbox_mAP: ([\d.]+)', log).group(1)
+        assert f'coco/bbox_mAP={float(validated):.4f}' in tested

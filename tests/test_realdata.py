@@ -20,7 +20,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import parse_metrics, run
+from conftest import parse_metrics, run, segmentation_scores
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_REALDATA = osp.normpath(osp.join(REPO, '..', 'shared', 'realdata'))
@@ -393,7 +393,6 @@ def test_upernet_trains_and_tests_on_ade20k_pairs(tmp_path):
     with a user's data settings: 3 iterations, then --eval mIoU, whose
     figures equal those computed here from the dumped predictions and the
     label PNGs (ADE20K's reduce_zero_label: 0 ignored, 1..150 -> 0..149)."""
-    from PIL import Image
     ade = dataset_dir('ade20k_sample')
     config = tmp_path / 'my_upernet_t0_ade.py'
     config.write_text(
@@ -420,28 +419,10 @@ def test_upernet_trains_and_tests_on_ade20k_pairs(tmp_path):
         predictions = pickle.load(f)
     images = sorted(os.listdir(osp.join(ade, 'images', 'validation')))
     assert sorted(osp.basename(p['img_path']) for p in predictions) == images
-    num_classes = 150
-    intersect = np.zeros(num_classes)
-    predicted = np.zeros(num_classes)
-    labelled = np.zeros(num_classes)
-    for prediction in predictions:
-        label = np.array(Image.open(prediction['seg_map_path'])).astype(int)
-        pred = prediction['pred_sem_seg']['data'][0].numpy()
-        assert pred.shape == label.shape
-        valid = label > 0
-        label, pred = label[valid] - 1, pred[valid]
-        intersect += np.bincount(label[label == pred], minlength=num_classes)
-        predicted += np.bincount(pred, minlength=num_classes)
-        labelled += np.bincount(label, minlength=num_classes)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        iou = intersect / (predicted + labelled - intersect)
-        accuracy = intersect / labelled
+    expected = segmentation_scores(predictions, num_classes=150)
     # mmseg prints percentages rounded to 2 decimals
-    assert metrics['aAcc'] == pytest.approx(
-        100 * intersect.sum() / labelled.sum(), abs=0.006)
-    assert metrics['mIoU'] == pytest.approx(100 * np.nanmean(iou), abs=0.006)
-    assert metrics['mAcc'] == pytest.approx(
-        100 * np.nanmean(accuracy), abs=0.006)
+    for name in ('aAcc', 'mIoU', 'mAcc'):
+        assert metrics[name] == pytest.approx(expected[name], abs=0.006)
 
 
 # -- classification: the ImageNet config on ImageNet photos ------------------

@@ -2,10 +2,13 @@
 a forward in loss and predict mode on tiny inputs."""
 import glob
 import os.path as osp
+import pickle
 
 import pytest
 import torch
 from mmengine.config import Config
+
+from conftest import segmentation_scores
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEG_CONFIGS = sorted(
@@ -134,13 +137,20 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
 
     result = run(osp.join(repo_root, 'tools', 'test.py'), config,
                  str(checkpoint), '--work-dir', str(tmp_path / 'test'),
-                 '--eval', 'mIoU', 'mDice', 'mFscore', '--cfg-options',
-                 *options)
+                 '--eval', 'mIoU', 'mDice', 'mFscore', '--out',
+                 str(tmp_path / 'preds.pkl'), '--cfg-options', *options)
     assert result.returncode == 0, result.stderr[-3000:]
     line = [r for r in result.stdout.splitlines() if r.startswith('metrics')]
     metrics = dict(re.findall(r'(\S+)=([\d.]+)', line[-1]))
     assert {'aAcc', 'mIoU', 'mDice', 'mFscore'} <= set(metrics)
-    assert 0 <= float(metrics['mIoU']) <= 100
+    # The reported scores are those of the predictions, recomputed here.
+    with open(tmp_path / 'preds.pkl', 'rb') as f:
+        predictions = pickle.load(f)
+    assert len(predictions) == 4
+    expected = segmentation_scores(predictions, num_classes=4)
+    for name in ('aAcc', 'mIoU', 'mAcc'):
+        assert float(metrics[name]) == pytest.approx(expected[name],
+                                                     abs=0.006)
 
     # mmseg's multi-scale + flip test-time augmentation from its ADE20K base
     result = run(osp.join(repo_root, 'tools', 'test.py'), config,

@@ -78,7 +78,6 @@ def build_config(parser, args):
     cfg.load_from = args.checkpoint
     install_test_hooks(cfg)
     try:
-        check_checkpoint_file(args.checkpoint, 'the checkpoint to test')
         outputs = apply_test_options(
             cfg, task, eval_metrics=args.eval, format_only=args.format_only,
             show=args.show, show_dir=args.show_dir,
@@ -95,6 +94,10 @@ def main(argv=None):
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg, task, outputs = build_config(parser, args)
     prepare_datasets(cfg, task, ('test', ))
+    try:
+        check_checkpoint_file(args.checkpoint, 'the checkpoint to test')
+    except FileNotFoundError as error:
+        parser.error(str(error))
     runner = Runner.from_cfg(cfg)
     if args.deploy:
         runner.register_hook(DeployHook())
