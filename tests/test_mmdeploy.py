@@ -30,8 +30,9 @@ DEMO = dict(
 
 @pytest.fixture(scope='module')
 def mmdeploy():
-    pytest.importorskip('mmdeploy')
-    pytest.importorskip('mmdeploy.apis')  # aenum and multiprocess too
+    # mmdeploy.apis imports aenum and multiprocess too; ImportError also
+    # for a broken install.
+    pytest.importorskip('mmdeploy.apis', exc_type=ImportError)
     from mmfasternet.deploy import mmdeploy_support
     return mmdeploy_support
 
@@ -147,7 +148,7 @@ import sys
 class Blocker:
     def find_spec(self, name, path=None, target=None):
         if name == 'mmdeploy' or name.startswith('mmdeploy.'):
-            raise ImportError('No module named ' + repr(name))
+            raise ModuleNotFoundError('No module named ' + repr(name))
 sys.meta_path.insert(0, Blocker())
 import mmfasternet
 from mmfasternet.deploy import switch_to_deploy
