@@ -3,7 +3,8 @@
 #   torch + torchvision (a matched pair; a working install is kept), mmcv 2.1.0 built
 #   from source with its compiled ops (the wheel is cached outside git, so the
 #   build runs once per machine), mmengine / mmdet / mmseg / mmpretrain, timm,
-#   the test tools and mmfasternet itself (editable).
+#   the test tools, mmdeploy (with --no-deps, see requirements/mmdeploy.txt) and
+#   mmfasternet itself (editable).
 # Environment overrides:
 #   PYTHON               interpreter used to create the venv (default: python3)
 #   MMFASTERNET_CACHE    wheel cache folder (default: ~/.cache/mmfasternet)
@@ -40,7 +41,7 @@ newer_than_stamp() {  # any of the files that define the environment changed
     return 1
 }
 if [ -f "$VENV/.mmfasternet-ready" ] && ! newer_than_stamp \
-        && "$PY" -c "import mmfasternet, mmcv.ops, mmdet, mmseg, mmpretrain, timm" 2>/dev/null; then
+        && "$PY" -c "import mmfasternet, mmcv.ops, mmdet, mmseg, mmpretrain, timm, mmdeploy.apis" 2>/dev/null; then
     step "environment already complete (delete .venv/.mmfasternet-ready to redo)"
     exit 0
 fi
@@ -93,12 +94,17 @@ step "installing mmengine, mmdet, mmsegmentation, mmpretrain, timm, test tools a
 "${PIP[@]}" install -q -r "$REPO_ROOT/requirements.txt"
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e "$REPO_ROOT"
 
+step "installing mmdeploy and what it imports, without its dependency pins (requirements/mmdeploy.txt)"
+"${PIP[@]}" install -q --no-deps -r "$REPO_ROOT/requirements/mmdeploy.txt"
+
 step "checking imports"
 "$PY" - <<'PYEOF'
 import torch, torchvision, mmcv, mmcv.ops, mmengine, mmdet, mmseg, mmpretrain, timm, mmfasternet
+import mmdeploy, mmdeploy.apis
 print(f"  torch {torch.__version__}, torchvision {torchvision.__version__}, mmcv {mmcv.__version__}, "
       f"mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, mmseg {mmseg.__version__}, "
-      f"mmpretrain {mmpretrain.__version__}, timm {timm.__version__}, mmfasternet {mmfasternet.__version__}")
+      f"mmpretrain {mmpretrain.__version__}, timm {timm.__version__}, mmdeploy {mmdeploy.__version__}, "
+      f"mmfasternet {mmfasternet.__version__}")
 PYEOF
 touch "$VENV/.mmfasternet-ready"
 step "done"
