@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import time
 import warnings
 
