@@ -450,6 +450,7 @@ def test_missing_dataset_is_one_error_naming_path_key_and_docs(
         for folder in ('train2017', 'val2017'):
             os.makedirs(tmp_path / 'data' / 'coco' / folder)
     config = osp.join(REPO, 'configs', config)
+    (tmp_path / 'none.pth').touch()  # found: the dataset is what is missing
     argv = ([config] if tool == 'train' else [config, 'none.pth']) + [
         '--work-dir', str(tmp_path / 'work')
     ]

@@ -78,6 +78,7 @@ def build_config(parser, args):
             cfg, task, eval_metrics=args.eval, format_only=args.format_only,
             show=args.show, show_dir=args.show_dir,
             wait_time=args.wait_time, tta=args.tta, out=args.out)
+        check_checkpoint_file(args.checkpoint, 'the checkpoint to test')
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     setup_cpu_distributed(cfg, args.launcher)
@@ -90,10 +91,6 @@ def main(argv=None):
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg, task, outputs = build_config(parser, args)
     prepare_datasets(cfg, task, ('test', ))
-    try:
-        check_checkpoint_file(args.checkpoint, 'the checkpoint to test')
-    except FileNotFoundError as error:
-        parser.error(str(error))
     runner = Runner.from_cfg(cfg)
     if args.deploy:
         runner.register_hook(DeployHook())
