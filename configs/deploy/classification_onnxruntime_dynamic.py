@@ -1,28 +1,12 @@
 # mmdeploy: FasterNet ImageNet classifier (mmpretrain ImageClassifier with
 # FasterNetClsHead) to ONNX Runtime, dynamic batch; the graph ends with
-# mmdeploy's softmax (class scores). Self-contained: mmdeploy's wheel ships
-# no deploy configs.
+# mmdeploy's softmax (class scores).
 #   python tools/deployment/deploy.py configs/deploy/classification_onnxruntime_dynamic.py \
 #       MODEL_CONFIG CHECKPOINT IMAGE --work-dir WORK_DIR
-# The custom import makes mmdeploy 1.3.1 work on this torch and onnxruntime
-# (see mmfasternet/deploy/mmdeploy_support.py).
-custom_imports = dict(
-    imports=['mmfasternet.deploy.mmdeploy_support'],
-    allow_failed_imports=False)
+_base_ = ['./_base_/onnxruntime.py']
 
 onnx_config = dict(
-    type='onnx',
-    export_params=True,
-    keep_initializers_as_inputs=False,
-    opset_version=17,
-    save_file='end2end.onnx',
-    input_names=['input'],
     output_names=['output'],
-    input_shape=None,  # the model config's test pipeline decides the size
-    # mmdeploy's graph optimiser needs a compiled extension its wheel lacks.
-    optimize=False,
     dynamic_axes=dict(input={0: 'batch'}, output={0: 'batch'}))
 
 codebase_config = dict(type='mmpretrain', task='Classification')
-
-backend_config = dict(type='onnxruntime')

@@ -1,28 +1,11 @@
 # mmdeploy: Mask R-CNN (any mmdet instance segmentation model) to ONNX Runtime,
-# dynamic batch and image size. Self-contained: mmdeploy's wheel ships no
-# deploy configs.
+# dynamic batch and image size.
 #   python tools/deployment/deploy.py configs/deploy/instance-seg_onnxruntime_dynamic.py \
 #       MODEL_CONFIG CHECKPOINT IMAGE --work-dir WORK_DIR
-# The custom import makes mmdeploy 1.3.1 work on this torch and onnxruntime
-# (see mmfasternet/deploy/mmdeploy_support.py).
-custom_imports = dict(
-    imports=['mmfasternet.deploy.mmdeploy_support'],
-    allow_failed_imports=False)
+_base_ = ['./_base_/onnxruntime.py']
 
 onnx_config = dict(
-    type='onnx',
-    export_params=True,
-    keep_initializers_as_inputs=False,
-    # RoiAlign before opset 16 has no half-pixel mode: mmdeploy then shifts
-    # the boxes itself, and ONNX Runtime enlarges every region smaller than
-    # a feature pixel to one pixel, which mmcv's aligned RoIAlign does not.
-    opset_version=17,
-    save_file='end2end.onnx',
-    input_names=['input'],
     output_names=['dets', 'labels', 'masks'],
-    input_shape=None,  # the model config's test pipeline decides the size
-    # mmdeploy's graph optimiser needs a compiled extension its wheel lacks.
-    optimize=False,
     dynamic_axes=dict(
         input={0: 'batch', 2: 'height', 3: 'width'},
         dets={0: 'batch', 1: 'num_dets'},
@@ -44,5 +27,3 @@ codebase_config = dict(
         keep_top_k=100,
         background_label_id=-1,
         export_postprocess_mask=False))
-
-backend_config = dict(type='onnxruntime')
