@@ -54,7 +54,7 @@ def make_checkpoint(model_cfg, path):
 
 
 def make_demo_data(kind, root, val, size):
-    subprocess.run([sys.executable, osp.join(REPO_ROOT, 'tools',
+    subprocess.run([sys.executable, osp.join(REPO_ROOT, 'tools', 'misc',
                                              'make_demo_data.py'), kind,
                     str(root), '--train', '1', '--val', str(val), '--size',
                     str(size[0]), str(size[1])], check=True,
