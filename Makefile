@@ -24,8 +24,11 @@ demo: setup
 demo-backbone: setup
 	$(PYTHON) tools/analysis_tools/demo_backbone.py
 
+# Test files are shared out to TEST_WORKERS processes (pytest-xdist), each
+# file's tests in one process, so module fixtures are built once.
+TEST_WORKERS ?= 2
 test: setup
-	$(PYTHON) -m pytest tests
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadfile tests
 
 # Segmentation demo: synthetic ADE20K-format data, Semantic FPN with
 # FasterNet-T0 trained from scratch on the CPU, then tested with mIoU.

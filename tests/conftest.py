@@ -16,8 +16,14 @@ os.environ['PYTHONPATH'] = os.pathsep.join(
                    os.environ.get('PYTHONPATH', '').split(os.pathsep)
                    if path and osp.abspath(path) != REPO_ROOT])
 
-# The two cores of CI machines: more threads only add contention.
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# The two cores of CI machines: more threads only add contention. Under
+# pytest-xdist (`make test` runs two workers) each worker, and every tool it
+# starts, takes one thread.
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    os.environ['OMP_NUM_THREADS'] = '1'
+    torch.set_num_threads(1)
+else:
+    torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
 @pytest.fixture

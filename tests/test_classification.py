@@ -260,10 +260,11 @@ def loader_options(root):
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     """The demo recipe (T0 from scratch, mixup/cutmix, label smoothing,
-    progressive resolution), shortened: 10 epochs instead of 20."""
+    progressive resolution), shortened: 600 training images instead of
+    1200, 10 epochs instead of 20."""
     base = tmp_path_factory.mktemp('classification')
     root = base / 'demo_imagenet'
-    run([tool('misc/make_demo_data.py'), 'imagenet', str(root), '--train', '1200',
+    run([tool('misc/make_demo_data.py'), 'imagenet', str(root), '--train', '600',
          '--val', '90', '--size', '72', '72'])
     options = loader_options(root) + [
         'train_cfg.max_epochs=10', 'train_cfg.val_interval=10',
