@@ -65,7 +65,7 @@ def test_config_matches_its_record(config):
 
 def test_metafile_agrees_with_reference():
     """Published figures as REFERENCE.md gives them; FLOPs counted by
-    tools/get_flops.py within 1% of the paper's ImageNet figures and 6.5-7.5
+    tools/analysis_tools/get_flops.py within 1% of the paper's ImageNet figures and 6.5-7.5
     G above its COCO ones (mmengine's and the paper's counters differ by a
     constant in the shared neck and heads, see the README)."""
     records = by_config()
@@ -139,9 +139,9 @@ def test_transcribed_figures_are_reference_md():
 
 
 def test_plot_tool_uses_the_metafile_top1():
-    """tools/plot_speed_accuracy.py writes its table out (it imports no
+    """tools/analysis_tools/plot_speed_accuracy.py writes its table out (it imports no
     mmfasternet): the table is the metafile's."""
-    table = load_tool('plot_speed_accuracy').PUBLISHED_TOP1
+    table = load_tool('analysis_tools/plot_speed_accuracy').PUBLISHED_TOP1
     assert table == {f'FasterNet-{arch.upper()}': top1
                      for arch, top1 in published_top1().items()}
 
