@@ -277,21 +277,66 @@ def test_norm_eval():
     assert not any(m.training for m in model.modules())
 
 
-def test_with_cp_gives_same_outputs_and_gradients():
+def counting_checkpoint(monkeypatch):
+    """Count the calls of ``torch.utils.checkpoint.checkpoint`` (which the
+    backbone reaches as ``cp.checkpoint``), still running the real one."""
+    import torch.utils.checkpoint as cp
+    calls = []
+    real = cp.checkpoint
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cp, 'checkpoint', counted)
+    return calls
+
+
+def test_with_cp_gives_same_outputs_and_gradients(monkeypatch):
     torch.manual_seed(0)
     plain = FasterNet(arch='t0')
     plain.init_weights()
     checkpointed = FasterNet(arch='t0', with_cp=True)
     checkpointed.load_state_dict(plain.state_dict())
+    calls = counting_checkpoint(monkeypatch)
     x = torch.randn(2, 3, 64, 64)
-    outs_a, outs_b = plain(x), checkpointed(x)
+    outs_a = plain(x)
+    assert calls == []  # with_cp=False: no block checkpointed
+    outs_b = checkpointed(x)
+    # T0 has 1 + 2 + 8 + 2 = 13 blocks: each one is checkpointed once, the
+    # stem and the mergings are not.
+    assert len(calls) == 13
     for a, b in zip(outs_a, outs_b):
         torch.testing.assert_close(a, b)
     sum(o.sum() for o in outs_a).backward()
     sum(o.sum() for o in outs_b).backward()
+    # non-reentrant checkpointing recomputes inside autograd, not through
+    # another checkpoint() call
+    assert len(calls) == 13
     for (name, pa), pb in zip(plain.named_parameters(),
                               checkpointed.parameters()):
         torch.testing.assert_close(pa.grad, pb.grad, msg=name)
+
+
+def test_with_cp_only_where_a_gradient_flows(monkeypatch):
+    """Checkpointing only saves memory when autograd keeps activations:
+    none under no_grad (training or eval mode); with a gradient, every
+    block whose input needs one, so frozen stages in front are run
+    plainly."""
+    calls = counting_checkpoint(monkeypatch)
+    model = FasterNet(arch='t0', with_cp=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        model.train()(x)
+        model.eval()(x)
+    assert calls == []
+    model.train()(x)
+    assert len(calls) == 13
+    calls.clear()
+    # frozen_stages=1: the stem and stage 0's single block get no gradient,
+    # the other 2 + 8 + 2 blocks do
+    FasterNet(arch='t0', with_cp=True, frozen_stages=1).train()(x)
+    assert len(calls) == 12
 
 
 def test_default_init_is_truncated_normal():
