@@ -340,13 +340,37 @@ def test_with_cp_only_where_a_gradient_flows(monkeypatch):
 
 
 def test_default_init_is_truncated_normal():
+    """The original's init (REFERENCE.md; its ``cls_init_weights``): timm's
+    ``trunc_normal_(w, std=.02)`` on every conv and linear weight, with
+    timm's default bounds a=-2, b=2 (absolute, i.e. 100 sigma: in
+    distribution a plain normal). So the values themselves are checked:
+    from the same generator state, timm's function drawn over the convs in
+    module order gives exactly the backbone's weights (a plain
+    ``normal_``, or bounds at 2 sigma, would give other numbers)."""
+    timm_layers = pytest.importorskip('timm.layers')
+    model = FasterNet(arch='t0')
     torch.manual_seed(0)
-    model = FasterNet(arch='s')
     model.init_weights()
-    weight = model.stages[4].blocks[0].mlp[0].weight
-    assert weight.std().item() == pytest.approx(0.02, rel=0.15)
-    assert weight.abs().max().item() <= 2.0  # truncated at +-2
+    convs = [(name, m) for name, m in model.named_modules()
+             if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 1 + 3 * 13 + 3  # stem, 3 per block, 3 mergings
+    torch.manual_seed(0)
+    for name, conv in convs:
+        expected = timm_layers.trunc_normal_(
+            torch.empty_like(conv.weight), std=.02, a=-2., b=2.)
+        torch.testing.assert_close(conv.weight, expected, rtol=0, atol=0,
+                                   msg=name)
+        assert conv.bias is None
+    weights = torch.cat([conv.weight.flatten() for _, conv in convs])
+    # T0's 2,214,900 backbone parameters minus 9,680 BN weights and biases
+    # (2E in the stem, 4C per block, 4C per merging) and the output norms
+    assert weights.numel() == 2214900 - 9680
+    assert weights.std().item() == pytest.approx(0.02, rel=0.02)
+    # 100-sigma bounds: the tails of a normal, 4.55% beyond 2 sigma
+    beyond = (weights.abs() > 0.04).float().mean().item()
+    assert beyond == pytest.approx(0.0455, abs=0.003)
     assert torch.all(model.patch_embed.norm.weight == 1)
+    assert torch.all(model.stages[0].blocks[0].mlp[1].bias == 0)
 
 
 def test_deprecated_pretrained_becomes_init_cfg():
