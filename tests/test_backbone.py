@@ -227,33 +227,51 @@ def test_block_leaves_its_input_untouched(form):
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
 
 
-def _frozen_and_trainable(model, frozen_stages):
-    frozen = [model.patch_embed]
-    for stage in range(frozen_stages):
-        frozen.extend(model.stage_layers(stage))
-    trainable = [
-        layer for stage in range(frozen_stages, 4)
-        for layer in model.stage_layers(stage)
-    ]
-    return frozen, trainable
+# T0 (E=40, depths 1, 2, 8, 2; REFERENCE.md), frozen_stages=k: the module
+# name prefixes frozen and their parameter count. Stem: conv 3->40 4x4 (1920)
+# + BN (80). Block of width C: PConv (C/4)^2*9, 1x1 convs 2*2C^2, BN 4C:
+# 7460 / 29520 / 117440 / 468480 for C = 40 / 80 / 160 / 320. Merging C->2C:
+# conv 8C^2 + BN 4C: 12960 / 51520 / 205440. Output norm: 2C.
+FROZEN_T0 = {
+    -1: ((), 0),
+    0: (('patch_embed.', ), 2000),
+    1: (('patch_embed.', 'stages.0.', 'norm0.'), 2000 + 7460 + 80),
+    2: (('patch_embed.', 'stages.0.', 'norm0.', 'stages.1.', 'stages.2.',
+         'norm2.'), 9540 + 12960 + 2 * 29520 + 160),
+    3: (('patch_embed.', 'stages.0.', 'norm0.', 'stages.1.', 'stages.2.',
+         'norm2.', 'stages.3.', 'stages.4.', 'norm4.'),
+        81700 + 51520 + 8 * 117440 + 320),
+    4: (('patch_embed.', 'stages.0.', 'norm0.', 'stages.1.', 'stages.2.',
+         'norm2.', 'stages.3.', 'stages.4.', 'norm4.', 'stages.5.',
+         'stages.6.', 'norm6.'), 1073060 + 205440 + 2 * 468480 + 640),
+}
 
 
-@pytest.mark.parametrize('frozen_stages', [0, 1, 2, 4])
+@pytest.mark.parametrize('frozen_stages', sorted(FROZEN_T0))
 def test_frozen_stages(frozen_stages):
+    prefixes, count = FROZEN_T0[frozen_stages]
     model = FasterNet(arch='t0', frozen_stages=frozen_stages)
     model.train()
-    frozen, trainable = _frozen_and_trainable(model, frozen_stages)
-    for module in frozen:
-        assert all(not p.requires_grad for p in module.parameters())
-        assert all(not m.training for m in module.modules())
-    for module in trainable:
-        assert all(p.requires_grad for p in module.parameters())
-        assert all(m.training for m in module.modules())
-    # Training leaves the frozen running statistics alone.
-    stats = model.patch_embed.norm.running_mean.clone()
+
+    def is_frozen(name):
+        return (name + '.').startswith(prefixes) if prefixes else False
+
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen == {n for n, _ in model.named_parameters() if is_frozen(n)}
+    assert sum(p.numel() for p in model.parameters()
+               if not p.requires_grad) == count
+    for name, module in model.named_modules():
+        assert module.training != is_frozen(name), name
+    # Training leaves the frozen running statistics alone and updates the
+    # others.
+    stats = {n: b.clone() for n, b in model.named_buffers()
+             if n.endswith('running_mean')}
     model(torch.rand(2, 3, 64, 64))
-    torch.testing.assert_close(model.patch_embed.norm.running_mean, stats)
+    for name, before in stats.items():
+        after = dict(model.named_buffers())[name]
+        assert torch.equal(after, before) == is_frozen(name), name
     if frozen_stages == 4:
+        assert count == 2214900 + 1200  # every backbone parameter
         assert not any(p.requires_grad for p in model.parameters())
 
 
