@@ -70,7 +70,29 @@ def test_original_imagenet_layout(tmp_path):
     assert_same_outputs(source, loaded)
 
 
-def test_original_layout_with_output_norms_fresh(tmp_path, caplog):
+@pytest.fixture
+def loader_log():
+    """The messages logged through mmengine's current MMLogger, where the
+    loader's ``print_log(..., logger='current')`` goes (MMLogger does not
+    propagate to the root logger, so caplog never sees them)."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    messages = []
+
+    class Collect(logging.Handler):
+
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    logger = MMLogger.get_current_instance()
+    handler = Collect(level=logging.INFO)
+    logger.addHandler(handler)
+    yield messages
+    logger.removeHandler(handler)
+
+
+def test_original_layout_with_output_norms_fresh(tmp_path, loader_log):
     source = trained_backbone(out_norm=False)
     path = tmp_path / 'original.pth'
     torch.save(original_release_state_dict(source), path)
@@ -79,6 +101,15 @@ def test_original_layout_with_output_norms_fresh(tmp_path, caplog):
     assert torch.all(loaded.norm6.running_var == 1)
     torch.testing.assert_close(loaded.stages[6].blocks[1].mlp[3].weight,
                                source.stages[6].blocks[1].mlp[3].weight)
+    # One summary line: 131 tensors in the file, 3 of them the head; the
+    # 4 output norms' 5 tensors each kept fresh.
+    (summary, ) = [m for m in loader_log if m.startswith('FasterNet-')]
+    assert summary == (
+        f'FasterNet-t0: loaded 128 tensors from {path} (original layout); '
+        'kept fresh (not in the checkpoint): norm0.weight, norm0.bias, '
+        'norm0.running_mean, norm0.running_var, norm0.num_batches_tracked, '
+        'norm2.weight, ... (20 in all); ignored (not in the backbone): '
+        'avgpool_pre_head.1.weight, head.weight, head.bias')
 
 
 def test_summary_names_missing_and_ignored(tmp_path):

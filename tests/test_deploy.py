@@ -159,10 +159,13 @@ def test_deploy_runs_under_autocast(channels_last):
         outs = deployed(x)
     with torch.no_grad():
         expected = model(x)
+    # bf16 keeps 8 significant bits: measured 0.0055, 0.0061, 0.014 and
+    # 0.0075 of each map's scale (both memory formats). 0.03 leaves twice
+    # that; folded biases off by 10% already give 0.07-0.10.
     for out, ref in zip(outs, expected):
         assert out.dtype == torch.bfloat16
         scale = ref.abs().max().item()
-        assert (out.float() - ref).abs().max().item() <= 0.1 * scale
+        assert (out.float() - ref).abs().max().item() <= 0.03 * scale
 
 
 def test_upernet_deploy_matches_eval():

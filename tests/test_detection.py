@@ -131,30 +131,79 @@ def test_detection_config_builds_and_runs(config):
         results[0].pred_instances.keys())
 
 
-def test_recipes_follow_the_original():
-    for arch, lr, drop_path in (('s', 2e-4, 0.15), ('m', 1e-4, 0.2),
-                                ('l', 1e-4, 0.3)):
-        cfg = Config.fromfile(
-            osp.join(REPO, 'configs', f'maskrcnn_fasternet_{arch}_coco.py'))
-        assert cfg.optim_wrapper.optimizer == dict(
-            type='AdamW', lr=lr, betas=(0.9, 0.999), weight_decay=1e-4)
-        assert cfg.model.backbone.drop_path_rate == drop_path
-        assert cfg.train_cfg.max_epochs == 12
-        steps = cfg.param_scheduler[1]
-        assert steps.milestones == [8, 11] and steps.gamma == 0.1
-        warmup = cfg.param_scheduler[0]
-        assert (warmup.start_factor, warmup.end) == (0.001, 500)
-        assert cfg.train_dataloader.batch_size == 2
-        assert cfg.auto_scale_lr.base_batch_size == 16
-        assert cfg.model.backbone.init_cfg.checkpoint == (
-            f'checkpoints/{original_checkpoints()[arch]}')
-        three_x = Config.fromfile(
-            osp.join(REPO, 'configs',
-                     f'maskrcnn_fasternet_{arch}_ms-3x_coco.py'))
-        assert three_x.train_dataloader.dataset.type == 'RepeatDataset'
-        assert three_x.train_dataloader.dataset.times == 3
-        assert three_x.model.backbone.arch == arch
-        assert three_x.optim_wrapper.optimizer.lr == lr
+# REFERENCE.md, "COCO Mask R-CNN FPN 1x" (S, M, L): lr and drop path. The
+# original released no T0-T2 detector; ours take the S recipe (README), with
+# no drop path from any source to check.
+DET_RECIPE = dict(t0=(2e-4, None), t1=(2e-4, None), t2=(2e-4, None),
+                  s=(2e-4, 0.15), m=(1e-4, 0.2), l=(1e-4, 0.3))
+
+
+def assert_original_coco_recipe(cfg, arch):
+    """What 1x and ms-3x share: AdamW, weight decay 1e-4, fp32, no grad
+    clip, 500 linear warm-up iterations from 0.001, batch 16 as 8 x 2,
+    BN in train mode with nothing frozen."""
+    lr, drop_path = DET_RECIPE[arch]
+    assert cfg.optim_wrapper.type == 'OptimWrapper'  # fp32, no AMP
+    assert cfg.optim_wrapper.optimizer == dict(
+        type='AdamW', lr=lr, betas=(0.9, 0.999), weight_decay=1e-4)
+    assert cfg.optim_wrapper.get('clip_grad') is None
+    assert not cfg.optim_wrapper.get('paramwise_cfg')
+    warmup = cfg.param_scheduler[0]
+    assert (warmup.type, warmup.start_factor, warmup.by_epoch, warmup.begin,
+            warmup.end) == ('LinearLR', 0.001, False, 0, 500)
+    assert cfg.train_dataloader.batch_size == 2
+    assert cfg.auto_scale_lr.base_batch_size == 16
+    backbone = cfg.model.backbone
+    assert backbone.arch == arch
+    assert (backbone.frozen_stages, backbone.norm_eval) == (-1, False)
+    assert backbone.norm_cfg.type == 'BN'
+    if drop_path is not None:
+        assert backbone.drop_path_rate == drop_path
+    assert cfg.model.backbone.init_cfg.checkpoint == (
+        f'checkpoints/{original_checkpoints()[arch]}')
+
+
+@pytest.mark.parametrize('arch', sorted(DET_RECIPE))
+def test_1x_recipe_follows_the_original(arch):
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', f'maskrcnn_fasternet_{arch}_coco.py'))
+    assert_original_coco_recipe(cfg, arch)
+    assert cfg.train_cfg.max_epochs == 12
+    steps = cfg.param_scheduler[1]
+    assert (steps.type, steps.by_epoch, steps.end, steps.milestones,
+            steps.gamma) == ('MultiStepLR', True, 12, [8, 11], 0.1)
+    assert len(cfg.param_scheduler) == 2
+    dataset = cfg.train_dataloader.dataset
+    assert dataset.type == 'CocoDataset'
+    steps = {t.type: t for t in dataset.pipeline}
+    assert (steps['Resize'].scale, steps['Resize'].keep_ratio) == (
+        (1333, 800), True)
+    assert steps['RandomFlip'].prob == 0.5
+
+
+@pytest.mark.parametrize('arch', ['s', 'm', 'l'])
+def test_ms_3x_recipe_is_mmdets_with_the_original_optimizer(arch):
+    """mmdet's ms-poly-3x (configs/common/ms-poly_3x_coco-instance.py):
+    shorter side 640-800, polygon masks, the train set 3x over 12 epochs
+    with steps at 9 and 11; the optimizer of the original 1x."""
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', f'maskrcnn_fasternet_{arch}_ms-3x_coco.py'))
+    assert_original_coco_recipe(cfg, arch)
+    assert cfg.train_cfg.max_epochs == 12
+    steps = cfg.param_scheduler[1]
+    assert (steps.type, steps.by_epoch, steps.end, steps.milestones,
+            steps.gamma) == ('MultiStepLR', True, 12, [9, 11], 0.1)
+    assert len(cfg.param_scheduler) == 2
+    repeat = cfg.train_dataloader.dataset
+    assert (repeat.type, repeat.times) == ('RepeatDataset', 3)
+    assert repeat.dataset.type == 'CocoDataset'
+    steps = {t.type: t for t in repeat.dataset.pipeline}
+    assert steps['LoadAnnotations'].poly2mask is False
+    assert (steps['RandomResize'].scale, steps['RandomResize'].keep_ratio) == (
+        [(1333, 640), (1333, 800)], True)
+    assert steps['RandomFlip'].prob == 0.5
+    test_resize = cfg.test_dataloader.dataset.pipeline[1]
+    assert (test_resize.type, test_resize.scale) == ('Resize', (1333, 800))
 
 
 def test_train_test_resume_end_to_end(coco_root, tmp_path):

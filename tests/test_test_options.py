@@ -190,6 +190,52 @@ def test_detection_show_dir_eval_and_out(setup, checkpoints, tmp_path):
         predictions[0]['pred_instances'])
 
 
+def coco_recall(gt_file, predictions, max_dets=(100, 300, 1000)):
+    """pycocotools' class-agnostic average recall (IoU 0.50:0.95) of the
+    pickled predictions, at each detection budget."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    with contextlib.redirect_stdout(None):
+        gt = COCO(gt_file)
+        detections = []
+        for prediction in predictions:
+            instances = prediction['pred_instances']
+            for (x1, y1, x2, y2), score in zip(instances['bboxes'].tolist(),
+                                               instances['scores'].tolist()):
+                detections.append(dict(
+                    image_id=prediction['img_id'], category_id=1,
+                    bbox=[x1, y1, x2 - x1, y2 - y1], score=score))
+        evaluation = COCOeval(gt, gt.loadRes(detections), 'bbox')
+        evaluation.params.useCats = 0
+        evaluation.params.maxDets = list(max_dets)
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return dict(zip(max_dets, evaluation.stats[6:9]))
+
+
+def test_detection_eval_proposal_alone(setup, checkpoints, tmp_path):
+    """--eval proposal (the 2.x name, in the README) on its own: CocoMetric
+    scores the detections as class-agnostic proposals, AR@100/300/1000 and
+    no mAP; the recalls are pycocotools' on the --out predictions."""
+    args = ['--eval', 'proposal', '--out', str(tmp_path / 'det.pkl')]
+    metrics = run_test_py(setup, checkpoints, 'det_box', 'det_box', args,
+                          tmp_path, tmp_path / 'work')
+    assert not any('mAP' in key for key in metrics), sorted(metrics)
+    with open(tmp_path / 'det.pkl', 'rb') as file:
+        predictions = pickle.load(file)
+    assert len(predictions) == NUM_TEST_IMAGES['detection']
+    expected = coco_recall(
+        str(setup['base'] / 'coco' / 'annotations' /
+            'instances_val2017.json'), predictions)
+    # one epoch on 4 images: a low recall, but some object is found
+    assert 0 < metrics['coco/AR@100'] <= metrics['coco/AR@300'] <= metrics[
+        'coco/AR@1000'] <= 1
+    for budget, recall in expected.items():
+        assert metrics[f'coco/AR@{budget}'] == pytest.approx(recall,
+                                                             abs=1e-3)
+
+
 def test_classification_show_dir_and_single_label_metrics(
         setup, checkpoints, tmp_path):
     """An absolute --show-dir is used as given; the mmcls 2.x names
