@@ -136,6 +136,11 @@ def original_checkpoints(index: str = METAFILE_INDEX) -> Dict[str, str]:
 
     Raises:
         FileNotFoundError, ValueError: as :func:`load_model_zoo`.
+
+    Example:
+        >>> from mmfasternet.model_zoo import original_checkpoints
+        >>> original_checkpoints()['t0']
+        'fasternet_t0-epoch.281-val_acc1.71.9180.pth'
     """
     return {record.arch: record.weights.rsplit('/', 1)[-1]
             for record in _classifiers(index) if record.weights}

@@ -290,7 +290,7 @@ def test_data_follows_the_imagenet_layout(trained):
     assert (root / 'val' / 'ILSVRC2012_val_00000001.JPEG').is_file()
     # mmpretrain's own ImageNet dataset reads the layout (and its 1000
     # class names, which the demo replaces with the shapes')
-    for split, count in (('train', 1200), ('val', 90)):
+    for split, count in (('train', 600), ('val', 90)):
         dataset = ImageNet(data_root=str(root), split=split)
         assert len(dataset) == count
         labels = [dataset.get_data_info(i)['gt_label'] for i in range(6)]

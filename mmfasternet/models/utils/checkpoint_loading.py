@@ -190,6 +190,18 @@ def inspect_checkpoint(checkpoint: Union[str, dict],
     Raises:
         FileNotFoundError, CheckpointMismatchError: as
             :func:`read_checkpoint`.
+
+    Example:
+        >>> from mmfasternet import FasterNet
+        >>> from mmfasternet.models.utils import inspect_checkpoint
+        >>> weights = FasterNet(arch='t1').state_dict()
+        >>> detector = {'state_dict': {
+        ...     f'backbone.{key}': value for key, value in weights.items()}}
+        >>> info = inspect_checkpoint(detector)
+        >>> info.layout, info.arch['name']
+        ('original', 't1')
+        >>> info.description
+        'a model (backbone) with a FasterNet-T1 backbone'
     """
     if isinstance(checkpoint, str):
         checkpoint = read_checkpoint(checkpoint)
