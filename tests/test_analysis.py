@@ -4,13 +4,17 @@ import os.path as osp
 
 import pytest
 import torch
-
-from mmfasternet.analysis import (add_backbone_speedups, add_dwconv_ratios,
-                                  add_model_speedups,
-                                  build_model_from_config, count_flops,
-                                  median_seconds, read_config)
-
 from conftest import REPO_ROOT
+
+from mmfasternet.analysis import (
+    add_backbone_speedups,
+    add_dwconv_ratios,
+    add_model_speedups,
+    build_model_from_config,
+    count_flops,
+    median_seconds,
+    read_config,
+)
 
 
 def backbone_row(model, form, images_per_s):

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO_ROOT, load_tool
 
 ANALYSIS_TOOLS = osp.join('tools', 'analysis_tools')
@@ -74,8 +73,8 @@ def test_backbone_benchmark_ratios_are_those_of_its_rows(tmp_path):
     assert set(printed) == expected_lines
 
     png = tmp_path / 'plot.png'
-    run_tool(osp.join(ANALYSIS_TOOLS, 'plot_speed_accuracy.py'), str(out), '--out',
-             str(png))
+    run_tool(osp.join(ANALYSIS_TOOLS, 'plot_speed_accuracy.py'), str(out),
+             '--out', str(png))
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
@@ -111,8 +110,8 @@ def test_model_benchmark_ratios_against_the_last_config(tmp_path):
 
 def test_operator_benchmark(tmp_path):
     out = tmp_path / 'ops.json'
-    log = run_tool(osp.join(ANALYSIS_TOOLS, 'benchmark_ops.py'), '--warmup', '0',
-                   '--repeats', '1', '--threads', '2', '--json', str(out))
+    log = run_tool(osp.join(ANALYSIS_TOOLS, 'benchmark_ops.py'), '--warmup',
+                   '0', '--repeats', '1', '--threads', '2', '--json', str(out))
     rows = json.loads(out.read_text())['rows']
     assert [(row['shape'], row['operator']) for row in rows] == [
         (shape, operator)
@@ -140,8 +139,7 @@ def test_detectors_with_any_backbone_do_the_same_head_work():
     same detections (so their heads do equal work)."""
     import torch
 
-    from mmfasternet.analysis import model_inputs
-    from mmfasternet.analysis import build_for_inference
+    from mmfasternet.analysis import build_for_inference, model_inputs
     inputs, samples = model_inputs('detection', 1, (96, 128))
     detections = []
     for config in (osp.join(REPO_ROOT, 'configs',
@@ -227,8 +225,8 @@ def test_get_flops_takes_installed_library_configs():
 def test_demo_backbone():
     """``make demo-backbone``, tiny: the README's backbone parameter counts
     and an identical round trip through the original layout."""
-    log = run_tool(osp.join(ANALYSIS_TOOLS, 'demo_backbone.py'), '--size', '32',
-                   '--repeats', '1', '--threads', '1')
+    log = run_tool(osp.join(ANALYSIS_TOOLS, 'demo_backbone.py'), '--size',
+                   '32', '--repeats', '1', '--threads', '1')
     params = {line.split()[0]: line.split()[1] for line in log.splitlines()
               if line.split() and line.split()[0] in
               ('t0', 't1', 't2', 's', 'm', 'l')}

@@ -7,12 +7,11 @@ from collections import OrderedDict
 
 import pytest
 import torch
+from conftest import load_tool, randomize_norm_stats
 
 from mmfasternet import FasterNet
 from mmfasternet.models.utils import CheckpointMismatchError
 from mmfasternet.models.utils.checkpoint_diagnosis import infer_arch
-
-from conftest import load_tool, randomize_norm_stats
 
 timm = pytest.importorskip('timm')
 
@@ -365,7 +364,8 @@ def test_mismatch_from_an_option_names_the_option(tmp_path, option, expected):
 
 def test_options_of_the_checkpoint_are_read_back(tmp_path):
     from mmfasternet.models.utils.checkpoint_diagnosis import (
-        checkpoint_settings)
+        checkpoint_settings,
+    )
     model = FasterNet(arch='t1', in_channels=1, n_div=2, mlp_ratio=3.,
                       layer_scale_init_value=0.1, out_norm=False)
     assert checkpoint_settings(model.state_dict()) == dict(

@@ -13,9 +13,8 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
-
 from conftest import load_tool, randomize_norm_stats
+from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLS_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs',
@@ -218,7 +217,8 @@ def test_the_head_is_registered_by_its_module_with_mmpretrain_losses():
             'assert "FasterNetClsHead" not in MODELS.module_dict\n'
             'import mmdet.registry\n'
             'import mmfasternet.models.heads.fasternet_head as module\n'
-            'assert MODELS.get("FasterNetClsHead") is module.FasterNetClsHead\n'
+            'assert MODELS.get("FasterNetClsHead") is '
+            'module.FasterNetClsHead\n'
             'with DefaultScope.overwrite_default_scope("mmdet"):\n'
             '    heads = [MODELS.build(dict(type="FasterNetClsHead", '
             'num_classes=5, in_channels=8, **loss)) for loss in '
@@ -264,8 +264,8 @@ def trained(tmp_path_factory):
     1200, 10 epochs instead of 20."""
     base = tmp_path_factory.mktemp('classification')
     root = base / 'demo_imagenet'
-    run([tool('misc/make_demo_data.py'), 'imagenet', str(root), '--train', '600',
-         '--val', '90', '--size', '72', '72'])
+    run([tool('misc/make_demo_data.py'), 'imagenet', str(root), '--train',
+         '600', '--val', '90', '--size', '72', '72'])
     options = loader_options(root) + [
         'train_cfg.max_epochs=10', 'train_cfg.val_interval=10',
         'custom_hooks.0.schedule.0.action_epoch=9',
@@ -358,7 +358,8 @@ def test_original_and_timm_layouts_test_the_same(trained, tmp_path):
     evaluates to the same top-1 straight through tools/test.py; another
     variant's config refuses it with one clear error."""
     from mmfasternet.models.heads.fasternet_head_keys import (
-        classifier_head_to_original)
+        classifier_head_to_original,
+    )
     from mmfasternet.models.utils.checkpoint_loading import unwrap_state_dict
     from mmfasternet.models.utils.state_dict_layouts import select_prefix
     state_dict = unwrap_state_dict(torch.load(
@@ -427,8 +428,8 @@ def test_classifier_checkpoint_initialises_downstream_backbones(
 
 
 def test_convert_tool_keeps_the_classifier_head(trained, tmp_path):
-    run([tool('model_converters/convert_checkpoint.py'), str(trained['checkpoint']),
-         str(tmp_path / 'converted.pth')])
+    run([tool('model_converters/convert_checkpoint.py'),
+         str(trained['checkpoint']), str(tmp_path / 'converted.pth')])
     converted = torch.load(tmp_path / 'converted.pth', weights_only=True)
     classifier = torch.load(trained['checkpoint'], weights_only=True)
     assert torch.equal(converted['state_dict']['head.weight'],

@@ -15,7 +15,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -240,9 +239,8 @@ def test_damaged_test_image_is_one_error_even_when_the_decoder_fills_it(
     """Evaluation stops on a damaged image (skipping would change the
     metrics), also when the pipeline's decoder would decode the half file
     and fill the rest with grey."""
-    from PIL import ImageFile
-
     from conftest import build_from_config
+    from PIL import ImageFile
     root = copy_of(imagenet_data, tmp_path)
     path = sorted((root / 'val').glob('*.JPEG'))[1]
     truncate(path)

@@ -4,12 +4,15 @@ import os.path as osp
 
 import pytest
 import torch
+from conftest import (
+    REPO_ROOT,
+    build_from_config,
+    randomize_norm_stats,
+    trained_backbone,
+)
 
 from mmfasternet import FasterNet
 from mmfasternet.deploy import switch_to_deploy
-
-from conftest import (REPO_ROOT, build_from_config, randomize_norm_stats,
-                      trained_backbone)
 
 
 def assert_equal_outputs(got, expected, tolerance=1e-5):
@@ -235,11 +238,11 @@ def test_deployed_checkpoint_rebuilds_from_a_config(tmp_path):
     """A state dict saved after switch_to_deploy loads into the backbone
     built with deploy=True from a config, through init_cfg and through a
     whole detector's load_checkpoint, and gives identical outputs."""
+    from mmdet.registry import MODELS
     from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import init_default_scope
     from mmengine.runner import load_checkpoint
-    from mmdet.registry import MODELS
 
     config = 'maskrcnn_fasternet_t0_coco.py'
     detector = build_from_config(config)

@@ -11,11 +11,10 @@ import textwrap
 
 import pytest
 import torch
+from conftest import parse_metrics, run
 from mmengine.config import Config
 
 from mmfasternet.model_zoo import find_model, original_checkpoints
-
-from conftest import parse_metrics, run
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DET_CONFIGS = sorted(
@@ -77,9 +76,9 @@ def test_generated_data_is_valid_coco(coco_root):
 def test_detection_config_builds_and_runs(config):
     from mmdet.structures import DetDataSample
     from mmdet.structures.mask import BitmapMasks
+    from mmengine.structures import InstanceData
 
     from mmfasternet.analysis import build_model_from_config
-    from mmengine.structures import InstanceData
 
     cfg = Config.fromfile(config)
     assert cfg.model.backbone.type == 'FasterNet'
@@ -352,8 +351,8 @@ def test_user_config_outside_the_repo(coco_root, tmp_path):
 
 def test_get_flops_tool_on_a_detector():
     config = osp.join(REPO, 'configs', 'maskrcnn_fasternet_t0_coco.py')
-    out = run([sys.executable, tool('analysis_tools/get_flops.py'), config, '--shape', '320',
-               '256'], cwd=REPO)
+    out = run([sys.executable, tool('analysis_tools/get_flops.py'), config,
+               '--shape', '320', '256'], cwd=REPO)
     assert 'input:    1x3x320x256' in out
     params = float(re.search(r'params:\s+([\d.]+) M', out).group(1))
     backbone = float(re.search(r'\(backbone ([\d.]+) M\)', out).group(1))

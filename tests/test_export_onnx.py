@@ -10,18 +10,16 @@ from collections import OrderedDict
 
 import pytest
 import torch
+from conftest import trained_backbone
 
 from mmfasternet import FasterNet
 from mmfasternet.deploy import switch_to_deploy
-
-from conftest import trained_backbone
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
 from mmfasternet.deploy.models import build_model  # noqa: E402
-from mmfasternet.deploy.onnx import (check_parity, export,  # noqa: E402
-                                     graph_summary)
+from mmfasternet.deploy.onnx import check_parity, export, graph_summary  # noqa: E402
 
 # The original's in-place "slicing" PConv exports its x[:, :k] = conv(...)
 # as index arithmetic plus a ScatterND per block.
@@ -57,7 +55,8 @@ def test_backbone_deploy_matches_torch_at_dynamic_shapes(tmp_path):
 
 
 def test_subset_of_outputs_without_norm(tmp_path):
-    model = switch_to_deploy(trained_backbone(out_indices=(1, 3), out_norm=False))
+    model = switch_to_deploy(
+        trained_backbone(out_indices=(1, 3), out_norm=False))
     path = export(model, str(tmp_path / 't0.onnx'), shape=(64, 64))
     assert [o.name for o in onnx.load(path).graph.output] == ['out1', 'out3']
     summary = graph_summary(path)
@@ -196,7 +195,8 @@ def test_check_parity_reports_a_mismatch(tmp_path):
 def test_cli_end_to_end(tmp_path, repo_root):
     out = tmp_path / 'sub' / 't0.onnx'
     result = subprocess.run(
-        [sys.executable, osp.join(repo_root, 'tools', 'deployment', 'export_onnx.py'),
+        [sys.executable,
+         osp.join(repo_root, 'tools', 'deployment', 'export_onnx.py'),
          '--arch', 't0', '--shape', '64', '64', '--check', str(out)],
         cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

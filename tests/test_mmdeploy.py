@@ -14,8 +14,12 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import (REPO_ROOT, build_from_config, load_tool,
-                      randomize_norm_stats)
+from conftest import (
+    REPO_ROOT,
+    build_from_config,
+    load_tool,
+    randomize_norm_stats,
+)
 
 DEMO = dict(
     classification=('configs/deploy/classification_onnxruntime_dynamic.py',
@@ -77,7 +81,8 @@ def deploy(task, tmp_path, data_root, img, extra=()):
     tool = load_tool('deployment/deploy')
     argv = [osp.join(REPO_ROOT, deploy_cfg), osp.join(REPO_ROOT, model_cfg),
             checkpoint, img, '--work-dir', str(tmp_path / 'work'), '--runs',
-            '0', '--cfg-options', f'test_dataloader.dataset.data_root={data_root}', *extra]
+            '0', '--cfg-options',
+            f'test_dataloader.dataset.data_root={data_root}', *extra]
     return tool.main(argv)
 
 

@@ -7,12 +7,15 @@ import os.path as osp
 import re
 
 import pytest
+from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
 
-from mmfasternet.model_zoo import (find_model, load_model_zoo,
-                                   original_checkpoints, published_top1)
-
-from conftest import REPO_ROOT, load_tool
+from mmfasternet.model_zoo import (
+    find_model,
+    load_model_zoo,
+    original_checkpoints,
+    published_top1,
+)
 
 SHIPPED = sorted(
     osp.relpath(path, REPO_ROOT)
@@ -65,9 +68,10 @@ def test_config_matches_its_record(config):
 
 def test_metafile_agrees_with_reference():
     """Published figures as REFERENCE.md gives them; FLOPs counted by
-    tools/analysis_tools/get_flops.py within 1% of the paper's ImageNet figures and 6.5-7.5
-    G above its COCO ones (mmengine's and the paper's counters differ by a
-    constant in the shared neck and heads, see the README)."""
+    tools/analysis_tools/get_flops.py within 1% of the paper's ImageNet
+    figures and 6.5-7.5 G above its COCO ones (mmengine's and the paper's
+    counters differ by a constant in the shared neck and heads, see
+    docs/detection.md)."""
     records = by_config()
     assert published_top1() == {arch: figures[2] for arch, figures in
                                 REFERENCE_IMAGENET.items()}
@@ -139,8 +143,8 @@ def test_transcribed_figures_are_reference_md():
 
 
 def test_plot_tool_uses_the_metafile_top1():
-    """tools/analysis_tools/plot_speed_accuracy.py writes its table out (it imports no
-    mmfasternet): the table is the metafile's."""
+    """tools/analysis_tools/plot_speed_accuracy.py writes its table out (it
+    imports no mmfasternet): the table is the metafile's."""
     table = load_tool('analysis_tools/plot_speed_accuracy').PUBLISHED_TOP1
     assert table == {f'FasterNet-{arch.upper()}': top1
                      for arch, top1 in published_top1().items()}

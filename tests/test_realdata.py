@@ -18,7 +18,6 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-
 from conftest import parse_metrics, run, segmentation_scores
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -460,7 +459,8 @@ def test_classifier_inferencer_on_imagenet_photos(tmp_path):
     from mmpretrain import ImageClassificationInferencer
 
     from mmfasternet.models.heads.fasternet_head_keys import (
-        classifier_head_to_original)
+        classifier_head_to_original,
+    )
     from mmfasternet.models.utils.state_dict_layouts import select_prefix
     photos = dataset_dir('imagenet_sample')
     rows = [line.split('\t') for line in open(

@@ -6,11 +6,10 @@ import pickle
 
 import pytest
 import torch
+from conftest import segmentation_scores
 from mmengine.config import Config
 
 from mmfasternet.model_zoo import find_model, original_checkpoints
-
-from conftest import segmentation_scores
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEG_CONFIGS = sorted(

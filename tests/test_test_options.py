@@ -14,9 +14,8 @@ import textwrap
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import load_tool
+from PIL import Image
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO = osp.join(REPO, 'configs', 'demo')

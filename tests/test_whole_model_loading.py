@@ -12,11 +12,10 @@ from collections import OrderedDict
 
 import pytest
 import torch
+from conftest import load_tool
 
 from mmfasternet import FasterNet
 from mmfasternet.models.utils import CheckpointMismatchError
-
-from conftest import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DET_DEMO = osp.join(REPO, 'configs', 'demo',
@@ -146,7 +145,8 @@ def test_load_from_fine_tunes_a_detector_of_other_classes(
     class-specific layers is loaded, which one line says; mmengine's
     mismatch warning does not appear."""
     train_tool = load_tool('train')
-    train_tool.main(train_argv(data, files, f'load_from={files["detector_80"]}'))
+    train_tool.main(
+        train_argv(data, files, f'load_from={files["detector_80"]}'))
     log = capsys.readouterr().out
     assert 'do not match exactly' not in log
     line = [row for row in log.splitlines() if 'model tensors loaded' in row]

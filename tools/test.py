@@ -18,12 +18,18 @@ import os
 from mmengine.runner import Runner
 
 from mmfasternet.datasets import prepare_datasets
-from mmfasternet.engine import (DeployHook, add_runner_arguments,
-                                apply_test_options, check_checkpoint_file,
-                                eval_metrics_help, install_test_hooks,
-                                load_config,
-                                result_dump_metric, setup_cpu_distributed,
-                                shutdown_distributed)
+from mmfasternet.engine import (
+    DeployHook,
+    add_runner_arguments,
+    apply_test_options,
+    check_checkpoint_file,
+    eval_metrics_help,
+    install_test_hooks,
+    load_config,
+    result_dump_metric,
+    setup_cpu_distributed,
+    shutdown_distributed,
+)
 
 
 def build_parser():

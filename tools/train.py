@@ -13,11 +13,16 @@ import os
 from mmengine.runner import Runner
 
 from mmfasternet.datasets import prepare_datasets
-from mmfasternet.engine import (add_runner_arguments, apply_resume,
-                                check_checkpoint_file,
-                                install_training_hooks, load_config,
-                                setup_cpu_distributed, shutdown_distributed,
-                                task_of)
+from mmfasternet.engine import (
+    add_runner_arguments,
+    apply_resume,
+    check_checkpoint_file,
+    install_training_hooks,
+    load_config,
+    setup_cpu_distributed,
+    shutdown_distributed,
+    task_of,
+)
 
 
 def parse_args(argv=None):

@@ -1,12 +1,23 @@
 """Measuring models: timing, FLOPs, memory traffic, op profiles, and the
 models and inputs they are measured on. ``tools/analysis_tools/`` are
 command lines around these functions."""
-from .benchmark import (add_backbone_speedups, add_model_speedups,
-                        backbone_forms, benchmark_backbones,
-                        benchmark_models, build_for_inference, environment,
-                        onnxruntime_seconds, reference_backbone)
-from .detection import (PREDICTION_LAYERS, fix_proposals,
-                        keep_all_detections, zero_prediction_layers)
+from .benchmark import (
+                        add_backbone_speedups,
+                        add_model_speedups,
+                        backbone_forms,
+                        benchmark_backbones,
+                        benchmark_models,
+                        build_for_inference,
+                        environment,
+                        onnxruntime_seconds,
+                        reference_backbone,
+)
+from .detection import (
+                        PREDICTION_LAYERS,
+                        fix_proposals,
+                        keep_all_detections,
+                        zero_prediction_layers,
+)
 from .flops import DEFAULT_SHAPES, count_flops
 from .models import build_model_from_config, model_inputs, read_config
 from .operators import add_dwconv_ratios, benchmark_operators

@@ -10,8 +10,7 @@ baseline's). Whole-model rows: ``config``, ``task``, ``form``,
 import copy
 import os.path as osp
 import platform
-from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
-                    Tuple)
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn

@@ -23,8 +23,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 from mmengine.config import Config
 from mmengine.fileio import LocalBackend, get_file_backend
 
-from .config_checks import (Problem, _type_name, config_problems,
-                            dataset_specs)
+from .config_checks import Problem, _type_name, config_problems, dataset_specs
 from .integrity import ImageFileInfo, inspect_image
 
 

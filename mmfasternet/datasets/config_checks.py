@@ -22,8 +22,8 @@ from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 from mmengine.fileio import exists, get_local_path, isdir, join_path
-from mmengine.utils import is_abs
 from mmengine.logging import print_log
+from mmengine.utils import is_abs
 
 SPLIT_LOADERS = dict(train='train_dataloader', val='val_dataloader',
                      test='test_dataloader')

@@ -6,8 +6,13 @@ from typing import Sequence
 
 from mmengine.config import Config, ConfigDict
 
-from .config_checks import (SPLIT_LOADERS, _type_name, check_before_run,
-                            dataset_specs, iter_dataset_cfgs)
+from .config_checks import (
+    SPLIT_LOADERS,
+    _type_name,
+    check_before_run,
+    dataset_specs,
+    iter_dataset_cfgs,
+)
 from .transforms import ON_DAMAGED
 
 # Loading transforms and the results keys naming the files they read.

@@ -118,8 +118,9 @@ def _onnxruntime_rewriters() -> bool:
 
 
 def _fasternet_cls_head_sdk() -> bool:
-    from mmdeploy.codebase.mmpretrain.deploy.classification import \
-        Classification
+    from mmdeploy.codebase.mmpretrain.deploy.classification import (
+        Classification,
+    )
     original = Classification.get_postprocess
     if getattr(original, '_mmfasternet', False):
         return False

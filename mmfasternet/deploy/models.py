@@ -6,8 +6,12 @@ import torch
 import torch.nn as nn
 
 from .. import FasterNet
-from ..models.utils import (CheckpointInfo, inspect_checkpoint,
-                            read_checkpoint, unwrap_state_dict)
+from ..models.utils import (
+    CheckpointInfo,
+    inspect_checkpoint,
+    read_checkpoint,
+    unwrap_state_dict,
+)
 from . import switch_to_deploy
 
 # The ImageNet head of the original release, under its names.

@@ -1,16 +1,34 @@
-from .hooks import (CheckpointCoverageHook, DeployHook, RNGStateHook,
-                    SafeCheckpointHook)
+from .hooks import (
+                    CheckpointCoverageHook,
+                    DeployHook,
+                    RNGStateHook,
+                    SafeCheckpointHook,
+)
 from .optim import FasterNetLayerDecayOptimWrapperConstructor
 from .resume import apply_resume, find_resumable_checkpoint
-from .tasks import (EVAL_METRICS, add_runner_arguments, apply_eval_metrics,
-                    apply_format_only, apply_tta, apply_visualization,
+from .tasks import (
+                    EVAL_METRICS,
+                    add_runner_arguments,
+                    apply_eval_metrics,
+                    apply_format_only,
+                    apply_tta,
+                    apply_visualization,
                     check_checkpoint_file,
-                    install_test_hooks, install_training_hooks, load_config,
-                    result_dump_metric, setup_cpu_distributed,
-                    shutdown_distributed, task_of)
-from .test_options import (apply_test_options, display_problem,
-                           eval_metrics_help, has_mask_head,
-                           resolve_show_dir)
+                    install_test_hooks,
+                    install_training_hooks,
+                    load_config,
+                    result_dump_metric,
+                    setup_cpu_distributed,
+                    shutdown_distributed,
+                    task_of,
+)
+from .test_options import (
+                    apply_test_options,
+                    display_problem,
+                    eval_metrics_help,
+                    has_mask_head,
+                    resolve_show_dir,
+)
 from .wrappers import CPUDistributedDataParallel
 
 __all__ = [

@@ -6,7 +6,6 @@ from typing import List, Optional, Tuple
 import torch
 
 
-
 def _read_progress(path: str) -> Tuple[Optional[tuple], str]:
     """(epoch, iter, has optimizer state) of a checkpoint, or None and why
     it cannot be resumed from."""

@@ -9,9 +9,15 @@ import torch
 from mmengine.config import Config, ConfigDict
 
 # tools/test.py's options live in test_options; their names stay here too.
-from .test_options import (EVAL_METRICS, apply_eval_metrics,  # noqa: F401
-                           apply_format_only, apply_test_options, apply_tta,
-                           apply_visualization, result_dump_metric)
+from .test_options import (  # noqa: F401
+    EVAL_METRICS,
+    apply_eval_metrics,
+    apply_format_only,
+    apply_test_options,
+    apply_tta,
+    apply_visualization,
+    result_dump_metric,
+)
 
 # Task of a config, read from its default_scope.
 SCOPE_TASKS = dict(mmdet='detection', mmseg='segmentation',

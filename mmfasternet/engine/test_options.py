@@ -376,10 +376,10 @@ def apply_format_only(cfg: Config, task: str, out_dir: str):
     if unsupported:
         raise ValueError(
             f'--format-only: {", ".join(unsupported)} of this {task} '
-            f'config\'s test evaluator has no format-only mode (metrics with one: '
-            f'CocoMetric, LVISMetric, CocoPanopticMetric, IoUMetric, '
-            f'CityscapesMetric); use --out FILE.pkl to save the raw '
-            f'predictions instead')
+            f'config\'s test evaluator has no format-only mode (metrics '
+            f'with one: CocoMetric, LVISMetric, CocoPanopticMetric, '
+            f'IoUMetric, CityscapesMetric); use --out FILE.pkl to save the '
+            f'raw predictions instead')
     for metric, target, has_keep_results in plans:
         metric['format_only'] = True
         metric[target] = (osp.join(out_dir, 'results')

@@ -28,8 +28,12 @@ import os.path as osp
 import torch
 
 from mmfasternet import FasterNet
-from mmfasternet.analysis import (DTYPES, benchmark_backbones,
-                                  benchmark_models, environment)
+from mmfasternet.analysis import (
+    DTYPES,
+    benchmark_backbones,
+    benchmark_models,
+    environment,
+)
 
 
 def parse_args(argv=None):

@@ -21,8 +21,12 @@ import argparse
 import sys
 
 from mmfasternet.deploy.models import build_model
-from mmfasternet.deploy.onnx import (PARITY_TOLERANCE,
-                                     check_parity, export, graph_summary)
+from mmfasternet.deploy.onnx import (
+    PARITY_TOLERANCE,
+    check_parity,
+    export,
+    graph_summary,
+)
 
 
 def parse_args(argv=None):

@@ -20,10 +20,14 @@ from collections import OrderedDict
 import torch
 
 from mmfasternet import FasterNet, __version__
-from mmfasternet.models.utils import (inspect_checkpoint,
-                                      load_pretrained_backbone)
+from mmfasternet.models.utils import (
+    inspect_checkpoint,
+    load_pretrained_backbone,
+)
 from mmfasternet.models.utils.checkpoint import (
-    HEAD_KEY_PATTERN, OUT_NORM_PATTERN)
+    HEAD_KEY_PATTERN,
+    OUT_NORM_PATTERN,
+)
 
 
 def parse_args(argv=None):

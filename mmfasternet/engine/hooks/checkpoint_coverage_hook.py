@@ -6,8 +6,10 @@ from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ...models.utils.checkpoint_diagnosis import (CheckpointMismatchError,
-                                                  describe_checkpoint)
+from ...models.utils.checkpoint_diagnosis import (
+    CheckpointMismatchError,
+    describe_checkpoint,
+)
 
 # The parameters a model may be tested with although the file lacks them:
 # BatchNorm step counters are not weights.

@@ -18,15 +18,23 @@ from mmengine.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils.arch_settings import ARCH_SETTINGS
-from ..utils.checkpoint_diagnosis import (CheckpointMismatchError,
-                                          check_backbone_state)
-from ..utils.checkpoint_loading import (adapt_classifier_state_dict,
-                                        load_pretrained_backbone)
-from ..utils.state_dict_layouts import to_original_layout
+from ..utils.checkpoint_diagnosis import (
+    CheckpointMismatchError,
+    check_backbone_state,
+)
+from ..utils.checkpoint_loading import (
+    adapt_classifier_state_dict,
+    load_pretrained_backbone,
+)
 from ..utils.fusion import conv_with_folded_bn
-from ..utils.pconv_forms import (DEPLOY_FW_TYPES, deploy_forward_conv,
-                                 deploy_forward_gemm, pconv_mlp_input,
-                                 resolve_deploy_fw_type)
+from ..utils.pconv_forms import (
+    DEPLOY_FW_TYPES,
+    deploy_forward_conv,
+    deploy_forward_gemm,
+    pconv_mlp_input,
+    resolve_deploy_fw_type,
+)
+from ..utils.state_dict_layouts import to_original_layout
 
 PCONV_FORWARD_TYPES = ('split_cat', 'split_mlp')
 

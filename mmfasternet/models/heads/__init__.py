@@ -7,9 +7,12 @@ configs do through ``custom_imports``: ``import mmfasternet`` (detection
 and segmentation users) does not import mmpretrain. Its key map,
 :mod:`.fasternet_head_keys`, imports neither.
 """
-from .fasternet_head_keys import (CLASSIFIER_HEAD_PREFIX, HEAD_KEY_MAP,
-                                  classifier_head_to_original,
-                                  original_to_classifier_key)
+from .fasternet_head_keys import (
+    CLASSIFIER_HEAD_PREFIX,
+    HEAD_KEY_MAP,
+    classifier_head_to_original,
+    original_to_classifier_key,
+)
 
 __all__ = [
     'CLASSIFIER_HEAD_PREFIX', 'FasterNetClsHead', 'HEAD_KEY_MAP',

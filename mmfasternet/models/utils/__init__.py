@@ -2,9 +2,13 @@
 checkpoint layouts, reading and diagnosis, and the PConv + MLP forms."""
 from .arch_settings import ARCH_SETTINGS
 from .checkpoint_diagnosis import CheckpointMismatchError
-from .checkpoint_loading import (CheckpointInfo, inspect_checkpoint,
-                                 load_pretrained_backbone, read_checkpoint,
-                                 unwrap_state_dict)
+from .checkpoint_loading import (
+                                 CheckpointInfo,
+                                 inspect_checkpoint,
+                                 load_pretrained_backbone,
+                                 read_checkpoint,
+                                 unwrap_state_dict,
+)
 from .state_dict_layouts import to_original_layout
 
 __all__ = [

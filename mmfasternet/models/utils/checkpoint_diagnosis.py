@@ -9,8 +9,11 @@ import torch
 import torch.nn as nn
 
 from .arch_settings import ARCH_SETTINGS
-from .state_dict_layouts import (OUT_NORM_PATTERN, select_prefix,
-                                 to_original_layout)
+from .state_dict_layouts import (
+    OUT_NORM_PATTERN,
+    select_prefix,
+    to_original_layout,
+)
 
 __all__ = [
     'CheckpointMismatchError', 'check_backbone_state', 'checkpoint_settings',

@@ -10,12 +10,18 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
-from ..heads.fasternet_head_keys import (CLASSIFIER_HEAD_PREFIX,
-                                         classifier_head_to_original,
-                                         original_to_classifier_key)
-from .checkpoint_diagnosis import (CheckpointMismatchError,
-                                   check_backbone_state, describe_checkpoint,
-                                   infer_arch, shorten_keys)
+from ..heads.fasternet_head_keys import (
+    CLASSIFIER_HEAD_PREFIX,
+    classifier_head_to_original,
+    original_to_classifier_key,
+)
+from .checkpoint_diagnosis import (
+    CheckpointMismatchError,
+    check_backbone_state,
+    describe_checkpoint,
+    infer_arch,
+    shorten_keys,
+)
 from .state_dict_layouts import select_prefix, to_original_layout
 
 __all__ = [

@@ -127,7 +127,8 @@ def pconv_mlp_input(x: torch.Tensor, partial_conv3: nn.Conv2d,
 
 def deploy_forward_gemm(x: torch.Tensor, partial_conv3: nn.Conv2d,
                         in_weight: torch.Tensor, in_bias: torch.Tensor,
-                        act: Callable, out_weight: torch.Tensor) -> torch.Tensor:
+                        act: Callable,
+                        out_weight: torch.Tensor) -> torch.Tensor:
     """The deploy block, form ``'gemm'``: ``x + W_out @ act(W_in @
     PConv(x) + b_in)`` as GEMMs over channel views of ``x``.
 
@@ -152,7 +153,8 @@ def deploy_forward_gemm(x: torch.Tensor, partial_conv3: nn.Conv2d,
 
 def deploy_forward_conv(x: torch.Tensor, partial_conv3: nn.Conv2d,
                         in_weight: torch.Tensor, in_bias: torch.Tensor,
-                        act: Callable, out_weight: torch.Tensor) -> torch.Tensor:
+                        act: Callable,
+                        out_weight: torch.Tensor) -> torch.Tensor:
     """The deploy block, form ``'conv'``: the same sums as
     :func:`deploy_forward_gemm` (same arguments and shapes) as 1x1 convs on
     channel slices of ``x``."""
