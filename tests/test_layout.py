@@ -6,12 +6,12 @@ import os
 import os.path as osp
 import re
 
-from conftest import REPO_ROOT
+from mmfasternet.testing import REPO_ROOT
 
 TOOL_PATH = re.compile(r'(?<![\w/.])tools/[\w./-]+\.(?:py|sh)\b')
 SOURCES = ('README.md', 'Makefile', 'docs/*.md', 'tools/**/*.py',
            'tools/**/*.sh', 'configs/**/*.py', 'mmfasternet/**/*.py',
-           'tests/*.py', '.ci/*')
+           'tests/**/*.py', '.ci/*')
 
 
 def test_every_named_tool_exists():

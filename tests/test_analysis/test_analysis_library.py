@@ -4,7 +4,6 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT
 
 from mmfasternet.analysis import (
     add_backbone_speedups,
@@ -15,6 +14,7 @@ from mmfasternet.analysis import (
     median_seconds,
     read_config,
 )
+from mmfasternet.testing import REPO_ROOT
 
 
 def backbone_row(model, form, images_per_s):

@@ -14,10 +14,11 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import load_tool
 from PIL import Image
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from mmfasternet.testing import load_tool
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(REPO, 'configs', 'demo')
 DET_DEMO = osp.join(DEMO, 'maskrcnn_fasternet_t0_shapes_demo.py')
 SEG_DEMO = osp.join(DEMO, 'fpn_fasternet_t0_shapes_demo.py')

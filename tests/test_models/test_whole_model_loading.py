@@ -12,12 +12,12 @@ from collections import OrderedDict
 
 import pytest
 import torch
-from conftest import load_tool
 
 from mmfasternet import FasterNet
 from mmfasternet.models.utils import CheckpointMismatchError
+from mmfasternet.testing import load_tool
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET_DEMO = osp.join(REPO, 'configs', 'demo',
                     'maskrcnn_fasternet_t0_shapes_demo.py')
 SEG_DEMO = osp.join(REPO, 'configs', 'demo', 'fpn_fasternet_t0_shapes_demo.py')

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, load_tool
+
+from mmfasternet.testing import REPO_ROOT, load_tool
 
 ANALYSIS_TOOLS = osp.join('tools', 'analysis_tools')
 BENCHMARK = osp.join(ANALYSIS_TOOLS, 'benchmark.py')

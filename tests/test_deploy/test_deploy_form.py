@@ -4,15 +4,15 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import (
+
+from mmfasternet import FasterNet
+from mmfasternet.deploy import switch_to_deploy
+from mmfasternet.testing import (
     REPO_ROOT,
     build_from_config,
     randomize_norm_stats,
     trained_backbone,
 )
-
-from mmfasternet import FasterNet
-from mmfasternet.deploy import switch_to_deploy
 
 
 def assert_equal_outputs(got, expected, tolerance=1e-5):

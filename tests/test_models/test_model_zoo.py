@@ -7,7 +7,6 @@ import os.path as osp
 import re
 
 import pytest
-from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
 
 from mmfasternet.model_zoo import (
@@ -16,6 +15,7 @@ from mmfasternet.model_zoo import (
     original_checkpoints,
     published_top1,
 )
+from mmfasternet.testing import REPO_ROOT, load_tool
 
 SHIPPED = sorted(
     osp.relpath(path, REPO_ROOT)

@@ -15,9 +15,10 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import load_tool
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from mmfasternet.testing import load_tool
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REALDATA = '/work/shared/realdata'
 DET_DEMO = osp.join(REPO, 'configs', 'demo',
                     'maskrcnn_fasternet_t0_shapes_demo.py')
@@ -239,8 +240,9 @@ def test_damaged_test_image_is_one_error_even_when_the_decoder_fills_it(
     """Evaluation stops on a damaged image (skipping would change the
     metrics), also when the pipeline's decoder would decode the half file
     and fill the rest with grey."""
-    from conftest import build_from_config
     from PIL import ImageFile
+
+    from mmfasternet.testing import build_from_config
     root = copy_of(imagenet_data, tmp_path)
     path = sorted((root / 'val').glob('*.JPEG'))[1]
     truncate(path)

@@ -6,12 +6,12 @@ import pickle
 
 import pytest
 import torch
-from conftest import segmentation_scores
 from mmengine.config import Config
 
 from mmfasternet.model_zoo import find_model, original_checkpoints
+from mmfasternet.testing import segmentation_scores
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEG_CONFIGS = sorted(
     glob.glob(osp.join(REPO, 'configs', 'upernet_fasternet_*.py')) +
     glob.glob(osp.join(REPO, 'configs', 'fpn_fasternet_*.py')))

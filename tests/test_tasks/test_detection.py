@@ -11,12 +11,12 @@ import textwrap
 
 import pytest
 import torch
-from conftest import parse_metrics, run
 from mmengine.config import Config
 
 from mmfasternet.model_zoo import find_model, original_checkpoints
+from mmfasternet.testing import parse_metrics, run
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET_CONFIGS = sorted(
     glob.glob(osp.join(REPO, 'configs', 'maskrcnn_fasternet_*.py')) +
     glob.glob(osp.join(REPO, 'configs', 'demo', 'maskrcnn_*.py')) +

@@ -5,7 +5,7 @@ losses iteration for iteration. Checkpoints load with torch's weights-only
 unpickler without importing anything.
 
 Real runs of tools/train.py on the Mask R-CNN demo config (tiny data), with
-faults injected by tests/fault_hooks.py."""
+faults injected by mmfasternet/testing/fault_hooks.py."""
 import json
 import os
 import os.path as osp
@@ -19,7 +19,7 @@ import torch
 
 from mmfasternet.engine import find_resumable_checkpoint
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TESTS = osp.dirname(osp.abspath(__file__))
 DEMO = osp.join(REPO, 'configs', 'demo',
                 'maskrcnn_fasternet_t0_shapes_demo.py')
@@ -30,9 +30,7 @@ def train(config, work_dir, *options, expect_ok=True):
         [sys.executable, osp.join(REPO, 'tools', 'train.py'), str(config),
          '--work-dir', str(work_dir), *options],
         capture_output=True, text=True, cwd=REPO, timeout=600,
-        env=dict(os.environ, OMP_NUM_THREADS='1',
-                 PYTHONPATH=os.pathsep.join([TESTS,
-                                             os.environ['PYTHONPATH']])))
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
     if expect_ok:
         assert result.returncode == 0, result.stdout[-3000:] + \
             result.stderr[-3000:]
@@ -57,8 +55,9 @@ def write_config(tmp_path, coco_root, custom_hooks='[]', name='tiny.py'):
     path = tmp_path / name
     path.write_text(textwrap.dedent(f"""
         _base_ = {DEMO!r}
-        custom_imports = dict(imports=['mmfasternet', 'fault_hooks'],
-                              allow_failed_imports=False)
+        custom_imports = dict(
+            imports=['mmfasternet', 'mmfasternet.testing.fault_hooks'],
+            allow_failed_imports=False)
         data_root = '{coco_root}/'
         pipeline = [
             dict(type='LoadImageFromFile'),
@@ -235,8 +234,9 @@ def write_seg_config(tmp_path, ade_root, custom_hooks='[]', name='seg.py'):
     path = tmp_path / name
     path.write_text(textwrap.dedent(f"""
         _base_ = {SEG_DEMO!r}
-        custom_imports = dict(imports=['mmfasternet', 'fault_hooks'],
-                              allow_failed_imports=False)
+        custom_imports = dict(
+            imports=['mmfasternet', 'mmfasternet.testing.fault_hooks'],
+            allow_failed_imports=False)
         data_root = '{ade_root}'
         crop_size = (64, 64)
         model = dict(data_preprocessor=dict(size=crop_size))

@@ -13,10 +13,11 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from conftest import load_tool, randomize_norm_stats
 from mmengine.config import Config
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from mmfasternet.testing import load_tool, randomize_norm_stats
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs',
                                         'fasternet_*_imagenet.py')))
 DEMO_CONFIG = osp.join(REPO, 'configs', 'demo',

@@ -10,10 +10,10 @@ from collections import OrderedDict
 
 import pytest
 import torch
-from conftest import trained_backbone
 
 from mmfasternet import FasterNet
 from mmfasternet.deploy import switch_to_deploy
+from mmfasternet.testing import trained_backbone
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
@@ -211,7 +211,7 @@ def test_classifier_matches_timm_logits(tmp_path, deploy):
     """Random weights in timm's fasternet_t0, saved in timm's layout, give
     the same logits through mmfasternet's backbone + the original head."""
     timm = pytest.importorskip('timm')
-    from conftest import randomize_norm_stats
+    from mmfasternet.testing import randomize_norm_stats
     torch.manual_seed(0)
     reference = randomize_norm_stats(
         timm.create_model('fasternet_t0', pretrained=False)).eval()

@@ -18,9 +18,10 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from conftest import parse_metrics, run, segmentation_scores
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from mmfasternet.testing import parse_metrics, run, segmentation_scores
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_REALDATA = osp.normpath(osp.join(REPO, '..', 'shared', 'realdata'))
 REALDATA = os.environ.get('MMFASTERNET_REALDATA')
 if REALDATA and not osp.isdir(REALDATA):

@@ -14,7 +14,8 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import (
+
+from mmfasternet.testing import (
     REPO_ROOT,
     build_from_config,
     load_tool,

@@ -1,0 +1,121 @@
+"""Helpers of mmfasternet's test suite, importable as ``mmfasternet.testing``
+(as mmdet's ``mmdet.testing``): seeded models, the repository's tools run
+as a user runs them, and independent recomputations of reported metrics.
+``REPO_ROOT`` and the helpers that read configs or tools need a source
+checkout (an editable install or ``PYTHONPATH=.``)."""
+import os
+import os.path as osp
+import re
+import subprocess
+
+import torch
+
+__all__ = [
+    'REPO_ROOT', 'build_from_config', 'load_tool', 'parse_metrics',
+    'randomize_norm_stats', 'run', 'segmentation_scores', 'trained_backbone'
+]
+
+# The checkout this package is imported from.
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def randomize_norm_stats(model, seed=0):
+    """Give every BatchNorm non-trivial affine and running statistics, so
+    that loading and eval-mode comparisons test them too."""
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            shape = module.running_mean.shape
+            module.running_mean.copy_(torch.randn(shape, generator=generator))
+            module.running_var.copy_(
+                torch.rand(shape, generator=generator) + 0.5)
+            module.weight.data.copy_(
+                torch.rand(shape, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.randn(shape, generator=generator))
+    return model
+
+
+def trained_backbone(arch='t0', **kwargs):
+    """A FasterNet in eval mode with the original's conv init and
+    non-trivial BN statistics, built without mmengine's init logging."""
+    from mmfasternet import FasterNet
+    torch.manual_seed(0)
+    model = FasterNet(arch=arch, **kwargs)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.trunc_normal_(module.weight, std=0.02)
+    return randomize_norm_stats(model).eval()
+
+
+def build_from_config(config_name, seed=0):
+    """The model of ``configs/<config_name>`` (no pretrained weights, SyncBN
+    as BN so it runs in one process), built in its library's scope."""
+    from mmfasternet.analysis import build_model_from_config
+    return build_model_from_config(
+        osp.join(REPO_ROOT, 'configs', config_name), revert_sync_bn=True,
+        seed=seed)
+
+
+def run(args, cwd, env=None, timeout=600):
+    """Run a command (a tool of the repo, as a user would); its output, or
+    an assertion error with the end of it."""
+    result = subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env=dict(os.environ, **(env or {})))
+    assert result.returncode == 0, (
+        f'{args} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}')
+    return result.stdout + result.stderr
+
+
+def parse_metrics(log):
+    """The ``metrics: name=value ...`` line tools/test.py prints last."""
+    line = [row for row in log.splitlines() if row.startswith('metrics: ')]
+    assert line, 'tools/test.py printed no metrics line'
+    return {
+        name: float(value)
+        for name, value in re.findall(r'(\S+)=(-?[\d.]+)', line[-1])
+    }
+
+
+def load_tool(name):
+    """``tools/<name>.py`` (``name`` may name a sub-folder, e.g.
+    ``'misc/make_demo_data'``) as a module, to call its ``main(argv)`` in
+    this process (loaded by path: ``tools/test.py`` is not importable as
+    ``test``)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'mmfasternet_tool_' + name.replace('/', '_'),
+        osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def segmentation_scores(predictions, num_classes, reduce_zero_label=True):
+    """aAcc, mIoU and mAcc (percentages) recomputed with numpy from the
+    predictions tools/test.py --out pickles (their ``pred_sem_seg`` against
+    the label files at ``seg_map_path``), as an independent check of what
+    mmseg's IoUMetric reports."""
+    import numpy as np
+    from PIL import Image
+    intersect = np.zeros(num_classes)
+    predicted = np.zeros(num_classes)
+    labelled = np.zeros(num_classes)
+    for prediction in predictions:
+        label = np.array(Image.open(prediction['seg_map_path'])).astype(int)
+        pred = prediction['pred_sem_seg']['data'][0].numpy()
+        assert pred.shape == label.shape
+        if reduce_zero_label:  # 0 is "unlabelled", 1..N are the classes
+            valid = label > 0
+            label = label - 1
+        else:
+            valid = label < 255
+        label, pred = label[valid], pred[valid]
+        intersect += np.bincount(label[label == pred], minlength=num_classes)
+        predicted += np.bincount(pred, minlength=num_classes)
+        labelled += np.bincount(label, minlength=num_classes)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        iou = intersect / (predicted + labelled - intersect)
+        accuracy = intersect / labelled
+    return dict(aAcc=100 * intersect.sum() / labelled.sum(),
+                mIoU=100 * np.nanmean(iou), mAcc=100 * np.nanmean(accuracy))
