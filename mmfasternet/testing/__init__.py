@@ -7,12 +7,14 @@ import os
 import os.path as osp
 import re
 import subprocess
+import sys
 
 import torch
 
 __all__ = [
-    'REPO_ROOT', 'build_from_config', 'load_tool', 'parse_metrics',
-    'randomize_norm_stats', 'run', 'segmentation_scores', 'trained_backbone'
+    'REPO_ROOT', 'build_from_config', 'load_tool', 'make_demo_data',
+    'parse_metrics', 'randomize_norm_stats', 'run', 'segmentation_scores',
+    'trained_backbone'
 ]
 
 # The checkout this package is imported from.
@@ -65,6 +67,19 @@ def run(args, cwd, env=None, timeout=600):
     assert result.returncode == 0, (
         f'{args} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}')
     return result.stdout + result.stderr
+
+
+def make_demo_data(kind, root, train, val, size):
+    """Run ``tools/misc/make_demo_data.py KIND ROOT`` as a user does:
+    ``train`` and ``val`` images of ``size`` (an int for square images, or
+    (H, W)) in the layout of ``kind`` (``'coco'``, ``'ade20k'`` or
+    ``'imagenet'``). Returns ``root``."""
+    height, width = (size, size) if isinstance(size, int) else size
+    run([sys.executable,
+         osp.join(REPO_ROOT, 'tools', 'misc', 'make_demo_data.py'), kind,
+         str(root), '--train', str(train), '--val', str(val), '--size',
+         str(height), str(width)], cwd=REPO_ROOT)
+    return root
 
 
 def parse_metrics(log):

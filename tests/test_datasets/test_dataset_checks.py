@@ -9,14 +9,12 @@ import os
 import os.path as osp
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from mmfasternet.testing import load_tool
+from mmfasternet.testing import load_tool, make_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REALDATA = '/work/shared/realdata'
@@ -33,12 +31,7 @@ TEST = load_tool('test')
 
 
 def make_data(kind, root, train, val, size=(64, 64)):
-    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc',
-                                             'make_demo_data.py'), kind,
-                    str(root), '--train', str(train), '--val', str(val),
-                    '--size', str(size[0]), str(size[1])],
-                   check=True, capture_output=True)
-    return root
+    return make_demo_data(kind, root, train, val, size)
 
 
 def copy_of(root, tmp_path):

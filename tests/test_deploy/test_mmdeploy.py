@@ -19,6 +19,7 @@ from mmfasternet.testing import (
     REPO_ROOT,
     build_from_config,
     load_tool,
+    make_demo_data,
     randomize_norm_stats,
 )
 
@@ -58,15 +59,6 @@ def make_checkpoint(model_cfg, path):
     return str(path)
 
 
-def make_demo_data(kind, root, val, size):
-    subprocess.run([sys.executable, osp.join(REPO_ROOT, 'tools', 'misc',
-                                             'make_demo_data.py'), kind,
-                    str(root), '--train', '1', '--val', str(val), '--size',
-                    str(size[0]), str(size[1])], check=True,
-                   capture_output=True)
-    return root
-
-
 def other_size(img, size, path):
     """``img`` resized to ``size`` (w, h): another input shape for the
     dynamic axes."""
@@ -88,7 +80,7 @@ def deploy(task, tmp_path, data_root, img, extra=()):
 
 
 def test_classifier_round_trip_and_eval(mmdeploy, tmp_path):
-    root = make_demo_data('imagenet', tmp_path / 'imagenet', 6, (72, 72))
+    root = make_demo_data('imagenet', tmp_path / 'imagenet', 1, 6, 72)
     img = str(root / 'val' / 'ILSVRC2012_val_00000001.JPEG')
     result = deploy('classification', tmp_path, str(root), img,
                     ['--test-img', other_size(img, (90, 80),
@@ -106,8 +98,8 @@ def test_classifier_round_trip_and_eval(mmdeploy, tmp_path):
 
 
 def test_upernet_round_trip_and_eval(mmdeploy, tmp_path):
-    root = make_demo_data('ade20k', tmp_path / 'ADEChallengeData2016', 2,
-                          (128, 128))
+    root = make_demo_data('ade20k', tmp_path / 'ADEChallengeData2016', 1,
+                          2, 128)
     img = str(sorted((root / 'images' / 'validation').iterdir())[0])
     # A size whose feature maps are no multiple of the pyramid's 6 cells:
     # the exact adaptive pooling must hold at any size.
@@ -127,7 +119,7 @@ def test_upernet_round_trip_and_eval(mmdeploy, tmp_path):
 
 
 def test_mask_rcnn_round_trip(mmdeploy, tmp_path):
-    root = make_demo_data('coco', tmp_path / 'coco', 2, (256, 256))
+    root = make_demo_data('coco', tmp_path / 'coco', 1, 2, 256)
     img = str(sorted((root / 'val2017').iterdir())[0])
     # 256x192 stays at that size, a multiple of 32: no padding. 200x300
     # is resized to 171x256 and padded to 192x256: the exported model then

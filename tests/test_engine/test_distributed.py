@@ -13,14 +13,9 @@ import textwrap
 import pytest
 import torch
 
+from mmfasternet.testing import make_demo_data
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def make_data(kind, root, *size_options):
-    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc',
-                                             'make_demo_data.py'), kind,
-                    str(root), *size_options], check=True,
-                   capture_output=True)
 
 
 DETECTION = """
@@ -88,23 +83,20 @@ default_hooks = dict(logger=dict(interval=1),
 """
 
 TASKS = dict(
-    detection=(DETECTION, 'coco', ['--train', '8', '--val', '4', '--size',
-                                   '64', '64'],
+    detection=(DETECTION, 'coco', dict(train=8, val=4, size=64),
                'Epoch(train) [1][2/2]', 'epoch_1.pth'),
-    segmentation=(SEGMENTATION, 'ade20k', ['--train', '8', '--val', '2',
-                                           '--size', '96', '96'],
+    segmentation=(SEGMENTATION, 'ade20k', dict(train=8, val=2, size=96),
                   'Iter(train) [2/2]', 'iter_2.pth'),
-    classification=(CLASSIFICATION, 'imagenet', ['--train', '16', '--val',
-                                                 '4', '--size', '40', '40'],
+    classification=(CLASSIFICATION, 'imagenet', dict(train=16, val=4, size=40),
                     'Epoch(train) [1][2/2]', 'epoch_1.pth'),
 )
 
 
 @pytest.mark.parametrize('task', sorted(TASKS))
 def test_two_cpu_processes_train_with_backbone_options(tmp_path, task):
-    template, kind, size_options, last_iteration, checkpoint = TASKS[task]
+    template, kind, data, last_iteration, checkpoint = TASKS[task]
     root = tmp_path / 'data'
-    make_data(kind, root, *size_options)
+    make_demo_data(kind, root, **data)
     config = tmp_path / f'{task}.py'
     config.write_text(textwrap.dedent(template.format(repo=REPO, root=root)))
     work_dir = tmp_path / 'work'

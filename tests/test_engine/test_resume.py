@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from mmfasternet.engine import find_resumable_checkpoint
+from mmfasternet.testing import make_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TESTS = osp.dirname(osp.abspath(__file__))
@@ -40,11 +41,7 @@ def train(config, work_dir, *options, expect_ok=True):
 @pytest.fixture(scope='module')
 def coco_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('data') / 'coco'
-    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc',
-                                             'make_demo_data.py'), 'coco',
-                    str(root), '--train', '8', '--val', '2', '--size', '64',
-                    '64'], check=True, capture_output=True)
-    return root
+    return make_demo_data('coco', root, train=8, val=2, size=64)
 
 
 def write_config(tmp_path, coco_root, custom_hooks='[]', name='tiny.py'):
@@ -268,10 +265,7 @@ def test_iteration_based_resume_repeats_the_losses(tmp_path):
     """IterBasedTrainLoop re-reads the batches it already trained on when
     it resumes; the random states are restored after that re-reading."""
     ade_root = tmp_path / 'ade'
-    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc',
-                                             'make_demo_data.py'), 'ade20k',
-                    str(ade_root), '--train', '8', '--val', '2', '--size',
-                    '96', '96'], check=True, capture_output=True)
+    make_demo_data('ade20k', ade_root, train=8, val=2, size=96)
     train(write_seg_config(tmp_path, ade_root), tmp_path / 'uninterrupted')
     work_dir = tmp_path / 'work'
     killed = train(

@@ -8,15 +8,13 @@ import glob
 import itertools
 import os.path as osp
 import pickle
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from mmfasternet.testing import load_tool
+from mmfasternet.testing import load_tool, make_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(REPO, 'configs', 'demo')
@@ -61,14 +59,10 @@ def setup(tmp_path_factory):
     VOC-style detection evaluator, a multi-label classification
     evaluator), and the --cfg-options that point the configs at the data."""
     base = tmp_path_factory.mktemp('test_options')
-    make = osp.join(REPO, 'tools', 'misc', 'make_demo_data.py')
     for kind, root, train, val, size in (
             ('coco', 'coco', 4, 4, 64), ('ade20k', 'ade', 4, 4, 64),
             ('imagenet', 'imagenet', 6, 6, 32)):
-        subprocess.run([sys.executable, make, kind, str(base / root),
-                        '--train', str(train), '--val', str(val), '--size',
-                        str(size), str(size)], check=True,
-                       capture_output=True)
+        make_demo_data(kind, base / root, train, val, size)
     coco = f'{base}/coco/'
     configs = dict(det_mask=DET_DEMO, seg=SEG_DEMO, cls=CLS_DEMO)
     sources = dict(

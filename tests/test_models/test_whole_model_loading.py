@@ -6,8 +6,6 @@ Paths: tools/test.py's checkpoint, tools/train.py's load_from and --resume
 (Runner), the mmdet/mmseg/mmpretrain inferencers and init helpers (plain
 mmengine loading, where the FasterNet backbone checks its own part)."""
 import os.path as osp
-import subprocess
-import sys
 from collections import OrderedDict
 
 import pytest
@@ -15,7 +13,7 @@ import torch
 
 from mmfasternet import FasterNet
 from mmfasternet.models.utils import CheckpointMismatchError
-from mmfasternet.testing import load_tool
+from mmfasternet.testing import load_tool, make_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET_DEMO = osp.join(REPO, 'configs', 'demo',
@@ -28,12 +26,8 @@ CLS_DEMO = osp.join(REPO, 'configs', 'demo', 'fasternet_t0_shapes_demo.py')
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp('data')
-    for kind, size in (('coco', '64'), ('ade20k', '64'), ('imagenet', '40')):
-        subprocess.run([sys.executable, osp.join(REPO, 'tools', 'misc',
-                                                 'make_demo_data.py'), kind,
-                        str(root / kind), '--train', '4', '--val', '2',
-                        '--size', size, size], check=True,
-                       capture_output=True)
+    for kind, size in (('coco', 64), ('ade20k', 64), ('imagenet', 40)):
+        make_demo_data(kind, root / kind, train=4, val=2, size=size)
     return root
 
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmfasternet.testing import load_tool, randomize_norm_stats
+from mmfasternet.testing import load_tool, make_demo_data, randomize_norm_stats
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs',
@@ -265,8 +265,7 @@ def trained(tmp_path_factory):
     1200, 10 epochs instead of 20."""
     base = tmp_path_factory.mktemp('classification')
     root = base / 'demo_imagenet'
-    run([tool('misc/make_demo_data.py'), 'imagenet', str(root), '--train',
-         '600', '--val', '90', '--size', '72', '72'])
+    make_demo_data('imagenet', root, train=600, val=90, size=72)
     options = loader_options(root) + [
         'train_cfg.max_epochs=10', 'train_cfg.val_interval=10',
         'custom_hooks.0.schedule.0.action_epoch=9',

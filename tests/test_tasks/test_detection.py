@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config
 
 from mmfasternet.model_zoo import find_model, original_checkpoints
-from mmfasternet.testing import parse_metrics, run
+from mmfasternet.testing import make_demo_data, parse_metrics, run
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET_CONFIGS = sorted(
@@ -43,9 +43,7 @@ def tool(name):
 @pytest.fixture(scope='module')
 def coco_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('data') / 'demo_coco'
-    run([sys.executable, tool('misc/make_demo_data.py'), 'coco', str(root),
-         '--train', '8', '--val', '4', '--size', '96', '96'], cwd=REPO)
-    return root
+    return make_demo_data('coco', root, train=8, val=4, size=96)
 
 
 def data_root_options(root):

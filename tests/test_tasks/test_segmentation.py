@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 
 from mmfasternet.model_zoo import find_model, original_checkpoints
-from mmfasternet.testing import segmentation_scores
+from mmfasternet.testing import make_demo_data, segmentation_scores
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEG_CONFIGS = sorted(
@@ -127,16 +127,11 @@ def test_segmentation_recipe(config):
 
 
 def test_generated_data_follows_ade20k(tmp_path, repo_root):
-    import subprocess
-    import sys
 
     import numpy as np
     from PIL import Image
     root = tmp_path / 'ADEChallengeData2016'
-    subprocess.run([sys.executable, osp.join(repo_root, 'tools', 'misc',
-                                             'make_demo_data.py'), 'ade20k',
-                    str(root), '--train', '3', '--val', '2', '--size', '48',
-                    '64'], check=True, capture_output=True)
+    make_demo_data('ade20k', root, train=3, val=2, size=(48, 64))
     images = sorted((root / 'images' / 'training').glob('*.jpg'))
     labels = sorted((root / 'annotations' / 'training').glob('*.png'))
     assert [p.stem for p in images] == [p.stem for p in labels]
@@ -154,10 +149,7 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
     import sys
 
     root = tmp_path / 'ADEChallengeData2016'
-    subprocess.run([sys.executable, osp.join(repo_root, 'tools', 'misc',
-                                             'make_demo_data.py'), 'ade20k',
-                    str(root), '--train', '8', '--val', '4', '--size', '64',
-                    '64'], check=True, capture_output=True)
+    make_demo_data('ade20k', root, train=8, val=4, size=64)
     config = osp.join(repo_root, 'configs', 'demo',
                       'fpn_fasternet_t0_shapes_demo.py')
     options = [
