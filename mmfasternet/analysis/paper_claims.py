@@ -112,7 +112,9 @@ def paper_protocols(device: str = 'cpu',
     (``platform.machine()`` aarch64/arm64) and its CPU figure elsewhere;
     on CUDA, the paper's batch 32 fp32 throughput and batch 256 bf16
     channels_last (both compared with the paper's GPU figure, which was
-    measured at batch 32 fp32)."""
+    measured at batch 32 fp32 on an RTX 2080Ti). "fp32" is PyTorch's
+    default on CUDA: cuDNN may run convolutions in TF32 on GPUs that have
+    it, matrix products stay in fp32."""
     if torch.device(device).type == 'cuda':
         return [Protocol('GPU batch 32 fp32', 'GPU', 32, 'fp32', False),
                 Protocol('GPU batch 256 bf16 channels_last', 'GPU', 256,
@@ -160,9 +162,8 @@ def _onnxruntime_call(model: nn.Module, example: torch.Tensor
                       ) -> Callable[[], object]:
     """One onnxruntime (CPU) run of ``model`` (fp32, on the CPU) exported
     with mmfasternet's exporter, on ``example``, with PyTorch's number of
-    intra-op threads.
-    Idle onnxruntime threads do not spin, so that they leave the cores to
-    the PyTorch rows timed in between."""
+    intra-op threads. Idle onnxruntime threads do not spin, so that they
+    leave the cores to the PyTorch rows timed in between."""
     import onnxruntime as ort
 
     from ..deploy.onnx import export
