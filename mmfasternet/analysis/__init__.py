@@ -21,18 +21,33 @@ from .detection import (
 from .flops import DEFAULT_SHAPES, count_flops
 from .models import build_model_from_config, model_inputs, read_config
 from .operators import add_dwconv_ratios, benchmark_operators
+from .paper_claims import (
+                        PAIRS,
+                        benchmark_paper_claims,
+                        describe_comparison,
+                        pair_models,
+                        paper_claim_ratios,
+                        paper_protocols,
+)
 from .profiling import profile_ops
-from .timing import DTYPES, median_seconds, prepare_for_timing
+from .timing import (
+                        DTYPES,
+                        interleaved_median_seconds,
+                        median_seconds,
+                        prepare_for_timing,
+)
 from .traffic import backbone_traffic, count_traffic, traffic_per_image
 
 __all__ = [
-    'DEFAULT_SHAPES', 'DTYPES', 'PREDICTION_LAYERS', 'add_backbone_speedups',
-    'add_dwconv_ratios', 'add_model_speedups', 'backbone_forms',
-    'backbone_traffic', 'benchmark_backbones', 'benchmark_models',
-    'benchmark_operators', 'build_for_inference',
-    'build_model_from_config', 'count_flops',
-    'count_traffic', 'environment', 'fix_proposals', 'keep_all_detections',
-    'median_seconds', 'model_inputs', 'onnxruntime_seconds',
-    'prepare_for_timing', 'profile_ops', 'read_config', 'reference_backbone',
-    'traffic_per_image', 'zero_prediction_layers'
+    'DEFAULT_SHAPES', 'DTYPES', 'PAIRS', 'PREDICTION_LAYERS',
+    'add_backbone_speedups', 'add_dwconv_ratios', 'add_model_speedups',
+    'backbone_forms', 'backbone_traffic', 'benchmark_backbones',
+    'benchmark_models', 'benchmark_operators', 'benchmark_paper_claims',
+    'build_for_inference', 'build_model_from_config', 'count_flops',
+    'count_traffic', 'describe_comparison', 'environment', 'fix_proposals',
+    'interleaved_median_seconds', 'keep_all_detections', 'median_seconds',
+    'model_inputs', 'onnxruntime_seconds', 'pair_models',
+    'paper_claim_ratios', 'paper_protocols', 'prepare_for_timing',
+    'profile_ops', 'read_config', 'reference_backbone', 'traffic_per_image',
+    'zero_prediction_layers'
 ]

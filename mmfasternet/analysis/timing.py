@@ -1,7 +1,7 @@
 """Timing of forward passes: one loop for every benchmark."""
 import statistics
 import time
-from typing import Callable, Optional, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -44,6 +44,46 @@ def median_seconds(fn: Callable[[], object], warmup: int, repeats: int,
             synchronize(device)
             times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_median_seconds(fns: Sequence[Callable[[], object]],
+                               warmup: int, repeats: int,
+                               device: Device = None) -> List[float]:
+    """Median wall-clock seconds of one call of each of ``fns``, timed in
+    rounds (A, B, C, A, B, C, ...) so that a slow phase of a noisy machine
+    hits every function alike.
+
+    Each function is called ``warmup`` times untimed first. In each of the
+    ``repeats`` rounds every function gets one untimed call and then one
+    timed call, so that the timed call finds its own weights in the caches
+    as in back-to-back timing rather than those of the function before it.
+    All calls run under ``torch.no_grad()``; on a CUDA ``device`` the
+    device is synchronised after each call.
+
+    Returns:
+        list[float]: one median per function, in the order of ``fns``.
+
+    Raises:
+        ValueError: if ``repeats`` < 1 or ``warmup`` < 0.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f'repeats must be >= 1 and warmup >= 0, got '
+                         f'repeats={repeats}, warmup={warmup}.')
+    times = [[] for _ in fns]
+    with torch.no_grad():
+        for fn in fns:
+            for _ in range(warmup):
+                fn()
+        synchronize(device)
+        for _ in range(repeats):
+            for fn, own in zip(fns, times):
+                fn()
+                synchronize(device)
+                start = time.perf_counter()
+                fn()
+                synchronize(device)
+                own.append(time.perf_counter() - start)
+    return [statistics.median(own) for own in times]
 
 
 def prepare_for_timing(model: nn.Module, example: torch.Tensor,

@@ -54,6 +54,10 @@ def build_classifier(backbone: FasterNet,
     """
     from mmengine.registry import MODELS, DefaultScope
     from mmpretrain.models import ImageClassifier
+
+    # registers FasterNetClsHead in mmpretrain's registry (``import
+    # mmfasternet`` does not import mmpretrain)
+    from ..models.heads import fasternet_head  # noqa: F401
     num_classes, feature_dim = (head['head.weight'].shape
                                 if head is not None else (1000, 1280))
     act_cfg = dict(backbone.arch.get('act_cfg', dict(type='ReLU')))

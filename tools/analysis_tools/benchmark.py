@@ -18,6 +18,15 @@ and the backbone+neck take. Detectors keep exactly 100 detections per image
     python tools/analysis_tools/benchmark.py model configs/maskrcnn_fasternet_s_coco.py \
         mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py --shape 800 1333 --threads 2
 
+The paper's headline claims (``paper-claims``): FasterNet-T0 vs timm's
+MobileViT-XXS and FasterNet-L vs timm's Swin-B as whole ImageNet
+classifiers, timed in one process in interleaved rounds under the paper's
+protocol (CPU: batch 1, 1 thread; CUDA: batch 32 fp32 and batch 256 bf16
+channels_last), FasterNet in its paper protocol and deploy forms, in eager
+PyTorch and onnxruntime (CPU); each ratio is printed beside the paper's.
+
+    python tools/analysis_tools/benchmark.py paper-claims --threads 1 --json claims.json
+
 Timings are medians over ``--repeats`` after ``--warmup`` runs, with the GPU
 synchronised around each. ``--json FILE`` writes every row.
 """
@@ -30,10 +39,15 @@ import torch
 from mmfasternet import FasterNet
 from mmfasternet.analysis import (
     DTYPES,
+    PAIRS,
     benchmark_backbones,
     benchmark_models,
+    benchmark_paper_claims,
+    describe_comparison,
     environment,
+    paper_claim_ratios,
 )
+from mmfasternet.analysis.paper_claims import RUNTIMES
 
 
 def parse_args(argv=None):
@@ -80,7 +94,37 @@ def parse_args(argv=None):
                 help='keep the detectors\' random prediction layers (by '
                 'default they are zeroed so that every detector keeps the '
                 'same proposals and detections: equal head work)')
+    p = sub.add_parser(
+        'paper-claims', help='FasterNet-T0 vs MobileViT-XXS and FasterNet-L '
+        'vs Swin-B, each ratio beside the paper\'s')
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--threads', type=int, default=None,
+                   help='CPU threads (default: 1 on the CPU, as the paper; '
+                   'torch\'s with CUDA)')
+    p.add_argument('--pairs', nargs='+', default=sorted(PAIRS, reverse=True),
+                   choices=sorted(PAIRS),
+                   help='t0: FasterNet-T0 vs MobileViT-XXS; l: FasterNet-L vs '
+                   'Swin-B')
+    p.add_argument('--runtimes', nargs='+', choices=RUNTIMES, default=None,
+                   help='default: eager and onnxruntime on the CPU, eager '
+                   'with CUDA (onnxruntime runs on the CPU only)')
+    p.add_argument('--image-size', type=int, default=224,
+                   help='input side (the paper\'s figures are for 224)')
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--repeats', type=int, default=10,
+                   help='interleaved rounds, one timed call per row each')
+    p.add_argument('--json', help='write the rows, the comparisons and the '
+                   'environment')
     args = parser.parse_args(argv)
+    if args.what == 'paper-claims':
+        cuda = args.device.startswith('cuda')
+        if args.runtimes is None:
+            args.runtimes = ['eager'] if cuda else list(RUNTIMES)
+        if args.threads is None and not cuda:
+            args.threads = 1
+        if cuda and 'onnxruntime' in args.runtimes:
+            parser.error('paper-claims: onnxruntime rows are CPU only; use '
+                         '--runtimes eager with --device cuda')
     if args.what == 'model' and (args.dtype != 'fp32' or args.compile):
         parser.error('model: whole models are timed in fp32 and eager only; '
                      '--dtype and --compile are for backbones')
@@ -108,11 +152,43 @@ def print_model_row(row):
           f'+neck {row["backbone_and_neck_ms"]:.1f} ms)', flush=True)
 
 
+def print_claim_row(row):
+    print(f'  {row["model"]:<14} {row["form"]:<16} {row["runtime"]:<12} '
+          f'{row["ms_per_batch"]:>10.2f} ms {row["images_per_s"]:>10.1f} '
+          f'img/s', flush=True)
+
+
+def paper_claims(args, env):
+    print(f'paper claims: input {args.image_size}x{args.image_size}, '
+          f'{", ".join(args.runtimes)}, {args.repeats} interleaved rounds, '
+          f'{env}')
+    rows = benchmark_paper_claims(
+        args.pairs, device=args.device, runtimes=args.runtimes,
+        image_size=args.image_size, warmup=args.warmup,
+        repeats=args.repeats, on_row=print_claim_row)
+    comparisons = paper_claim_ratios(rows)
+    print('\nclaims:')
+    for comparison in comparisons:
+        print('  ' + describe_comparison(comparison))
+    print('\nImageNet-1k top-1 (published):')
+    for arch in args.pairs:
+        pair = PAIRS[arch]
+        print(f'  {pair.fasternet} {pair.fasternet_top1}, {pair.baseline} '
+              f'{pair.baseline_top1}')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(environment=env, settings=vars(args), rows=rows,
+                           comparisons=comparisons), f, indent=1)
+    return rows, comparisons
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     env = environment(args.device)
+    if args.what == 'paper-claims':
+        return paper_claims(args, env)
     print(f'{args.what} benchmark: batch {args.batch}, {args.dtype}, '
           f'{"channels_last" if args.channels_last else "NCHW"}, '
           f'{"compiled" if args.compile else "eager"}, input '
