@@ -27,6 +27,16 @@ PyTorch and onnxruntime (CPU); each ratio is printed beside the paper's.
 
     python tools/analysis_tools/benchmark.py paper-claims --threads 1 --json claims.json
 
+Training cost (``train``): one training iteration of each config's model
+(loss forward, backward, the config's optimizer step; random batch with
+random ground truth, data loading excluded), the configs timed in
+interleaved rounds, and the peak memory of the iterations (CPU: peak RSS of
+a fresh process per config; CUDA: max allocated); each config's time and
+memory over the last config's.
+
+    python tools/analysis_tools/benchmark.py train configs/maskrcnn_fasternet_s_coco.py \
+        mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py --shape 512 512 --batch 1 --threads 2
+
 Timings are medians over ``--repeats`` after ``--warmup`` runs, with the GPU
 synchronised around each. ``--json FILE`` writes every row.
 """
@@ -43,9 +53,11 @@ from mmfasternet.analysis import (
     benchmark_backbones,
     benchmark_models,
     benchmark_paper_claims,
+    benchmark_training,
     describe_comparison,
     environment,
     paper_claim_ratios,
+    training_ratios,
 )
 from mmfasternet.analysis.paper_claims import RUNTIMES
 
@@ -115,6 +127,28 @@ def parse_args(argv=None):
                    help='interleaved rounds, one timed call per row each')
     p.add_argument('--json', help='write the rows, the comparisons and the '
                    'environment')
+    p = sub.add_parser(
+        'train', help='time and peak memory of training iterations')
+    p.add_argument('configs', nargs='+',
+                   help='detection / segmentation config files (mmdet::... '
+                   'for installed ones); the last one is the baseline')
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--threads', type=int, default=None,
+                   help='CPU threads (default: torch\'s)')
+    p.add_argument('--batch', type=int, default=1)
+    p.add_argument('--shape', type=int, nargs=2, default=(512, 512),
+                   metavar=('H', 'W'))
+    p.add_argument('--with-cp', action='store_true',
+                   help='gradient checkpointing in every backbone')
+    p.add_argument('--warmup', type=int, default=1,
+                   help='untimed iterations per config')
+    p.add_argument('--repeats', type=int, default=3,
+                   help='interleaved rounds, one timed iteration per config '
+                   'each')
+    p.add_argument('--memory-steps', type=int, default=2,
+                   help='iterations of each CPU memory process')
+    p.add_argument('--json', help='write the rows, the ratios and the '
+                   'environment')
     args = parser.parse_args(argv)
     if args.what == 'paper-claims':
         cuda = args.device.startswith('cuda')
@@ -182,6 +216,39 @@ def paper_claims(args, env):
     return rows, comparisons
 
 
+def print_train_row(row):
+    print(f'  {osp.basename(row["config"]):<48} '
+          f'{row["s_per_iter"]:>9.3f} s/iter '
+          f'{row["peak_memory_mb"]:>9.1f} MiB peak '
+          f'({row["memory_before_steps_mb"]:.1f} MiB before the steps)',
+          flush=True)
+
+
+def train(args, env):
+    print(f'train benchmark: batch {args.batch}, input {args.shape[0]}x'
+          f'{args.shape[1]}, with_cp {args.with_cp}, {args.repeats} '
+          f'interleaved rounds, {env}')
+    rows = benchmark_training(
+        args.configs, batch=args.batch, shape=tuple(args.shape),
+        device=args.device, with_cp=args.with_cp, warmup=args.warmup,
+        repeats=args.repeats, memory_steps=args.memory_steps,
+        on_row=print_train_row)
+    if rows:
+        print(f'  memory: {rows[0]["memory"]}')
+    ratios = training_ratios(rows)
+    print('\nratios:')
+    for ratio in ratios:
+        print(f'  {osp.basename(ratio["config"])} vs '
+              f'{osp.basename(ratio["baseline"])}: time '
+              f'x{ratio["time_ratio"]:.2f}, memory '
+              f'x{ratio["memory_ratio"]:.2f}')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(environment=env, settings=vars(args), rows=rows,
+                           ratios=ratios), f, indent=1)
+    return rows, ratios
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.threads:
@@ -189,6 +256,8 @@ def main(argv=None):
     env = environment(args.device)
     if args.what == 'paper-claims':
         return paper_claims(args, env)
+    if args.what == 'train':
+        return train(args, env)
     print(f'{args.what} benchmark: batch {args.batch}, {args.dtype}, '
           f'{"channels_last" if args.channels_last else "NCHW"}, '
           f'{"compiled" if args.compile else "eager"}, input '
