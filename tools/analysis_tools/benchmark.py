@@ -225,6 +225,10 @@ def print_train_row(row):
 
 
 def train(args, env):
+    from mmengine.logging import MMLogger
+
+    # the optimizer builder logs every weight its paramwise_cfg changes
+    MMLogger.get_instance('mmengine').setLevel('WARNING')
     print(f'train benchmark: batch {args.batch}, input {args.shape[0]}x'
           f'{args.shape[1]}, with_cp {args.with_cp}, {args.repeats} '
           f'interleaved rounds, {env}')
