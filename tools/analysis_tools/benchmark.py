@@ -209,11 +209,17 @@ def paper_claims(args, env):
         pair = PAIRS[arch]
         print(f'  {pair.fasternet} {pair.fasternet_top1}, {pair.baseline} '
               f'{pair.baseline_top1}')
+    write_json(args, env, rows, comparisons=comparisons)
+    return rows, comparisons
+
+
+def write_json(args, env, rows, **results):
+    """``--json``: the machine, the command's settings, the rows and what
+    a subcommand derived from them (comparisons, ratios)."""
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(environment=env, settings=vars(args), rows=rows,
-                           comparisons=comparisons), f, indent=1)
-    return rows, comparisons
+                           **results), f, indent=1)
 
 
 def print_train_row(row):
@@ -246,10 +252,7 @@ def train(args, env):
               f'{osp.basename(ratio["baseline"])}: time '
               f'x{ratio["time_ratio"]:.2f}, memory '
               f'x{ratio["memory_ratio"]:.2f}')
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(environment=env, settings=vars(args), rows=rows,
-                           ratios=ratios), f, indent=1)
+    write_json(args, env, rows, ratios=ratios)
     return rows, ratios
 
 
@@ -287,10 +290,7 @@ def main(argv=None):
             print(f'  {name} {row["form"]}: ' + ', '.join(
                 f'{k[len("speedup_vs_"):]} x{v:.2f}'
                 for k, v in ratios.items()))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(environment=env, settings=vars(args), rows=rows),
-                      f, indent=1)
+    write_json(args, env, rows)
     return rows
 
 
