@@ -48,7 +48,8 @@ def median_seconds(fn: Callable[[], object], warmup: int, repeats: int,
 
 def interleaved_median_seconds(fns: Sequence[Callable[[], object]],
                                warmup: int, repeats: int,
-                               device: Device = None) -> List[float]:
+                               device: Device = None,
+                               training: bool = False) -> List[float]:
     """Median wall-clock seconds of one call of each of ``fns``, timed in
     rounds (A, B, C, A, B, C, ...) so that a slow phase of a noisy machine
     hits every function alike.
@@ -57,8 +58,12 @@ def interleaved_median_seconds(fns: Sequence[Callable[[], object]],
     ``repeats`` rounds every function gets one untimed call and then one
     timed call, so that the timed call finds its own weights in the caches
     as in back-to-back timing rather than those of the function before it.
-    All calls run under ``torch.no_grad()``; on a CUDA ``device`` the
+    The calls run under ``torch.no_grad()``; on a CUDA ``device`` the
     device is synchronised after each call.
+
+    With ``training=True`` (training iterations, which need gradients and
+    cost a whole step each) gradients stay on and each round has only the
+    timed call.
 
     Returns:
         list[float]: one median per function, in the order of ``fns``.
@@ -70,14 +75,15 @@ def interleaved_median_seconds(fns: Sequence[Callable[[], object]],
         raise ValueError(f'repeats must be >= 1 and warmup >= 0, got '
                          f'repeats={repeats}, warmup={warmup}.')
     times = [[] for _ in fns]
-    with torch.no_grad():
+    with torch.set_grad_enabled(training):
         for fn in fns:
             for _ in range(warmup):
                 fn()
         synchronize(device)
         for _ in range(repeats):
             for fn, own in zip(fns, times):
-                fn()
+                if not training:
+                    fn()
                 synchronize(device)
                 start = time.perf_counter()
                 fn()

@@ -9,10 +9,8 @@ memory figures are, see :func:`benchmark_training`).
 """
 import copy
 import json
-import statistics
 import subprocess
 import sys
-import time
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 import torch
@@ -20,7 +18,7 @@ import torch.nn as nn
 
 from ..engine import task_of
 from .models import build_model_from_config, read_config, training_inputs
-from .timing import synchronize
+from .timing import interleaved_median_seconds, synchronize
 
 CPU_MEMORY = 'peak RSS of a fresh process during the steps (MiB)'
 GPU_MEMORY = 'torch.cuda.max_memory_allocated (MiB)'
@@ -233,17 +231,11 @@ def benchmark_training(configs: Iterable[str], batch: int = 1,
             row['memory'] = GPU_MEMORY
         rows.append(row)
         steps.append(step)
-    times = [[] for _ in steps]
-    for _ in range(repeats):
-        for step, own in zip(steps, times):
-            synchronize(device)
-            start = time.perf_counter()
-            step()
-            synchronize(device)
-            own.append(time.perf_counter() - start)
+    times = interleaved_median_seconds(steps, warmup=0, repeats=repeats,
+                                       device=device, training=True)
     del steps
-    for row, own in zip(rows, times):
-        row['s_per_iter'] = statistics.median(own)
+    for row, seconds in zip(rows, times):
+        row['s_per_iter'] = seconds
         if not cuda:
             row['memory_before_steps_mb'], row['peak_memory_mb'] = (
                 cpu_peak_memory_mb(row['config'], batch, shape, with_cp,
