@@ -18,6 +18,7 @@ import os
 from mmengine.runner import Runner
 
 from mmfasternet.datasets import prepare_datasets
+from mmfasternet.deploy.runtime import BACKBONE_RUNTIMES
 from mmfasternet.engine import (
     DeployHook,
     add_runner_arguments,
@@ -67,7 +68,15 @@ def build_parser():
         'else a horizontal flip (box-only detectors)')
     parser.add_argument(
         '--deploy', action='store_true',
-        help='test the inference form (BN folded, PConv without copies)')
+        help='test the inference form (BN folded, PConv without copies), '
+        'its backbone run in --backbone-runtime')
+    parser.add_argument(
+        '--backbone-runtime', choices=BACKBONE_RUNTIMES, default=None,
+        help='with --deploy, where the backbone runs (the heads stay in '
+        'PyTorch): auto (default) takes eager PyTorch or onnxruntime, '
+        'whichever is faster on the first batch, after checking that they '
+        'agree; onnxruntime exports it to ONNX (CPU); compile uses '
+        'torch.compile. The choice and its set-up time are logged')
     add_runner_arguments(parser, 'test_dataloader.batch_size=4')
     return parser
 
@@ -84,6 +93,9 @@ def build_config(parser, args):
             cfg, task, eval_metrics=args.eval, format_only=args.format_only,
             show=args.show, show_dir=args.show_dir,
             wait_time=args.wait_time, tta=args.tta, out=args.out)
+        if args.backbone_runtime and not args.deploy:
+            raise ValueError('--backbone-runtime is an option of --deploy; '
+                             'add --deploy.')
         check_checkpoint_file(args.checkpoint, 'the checkpoint to test')
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
@@ -99,7 +111,8 @@ def main(argv=None):
     prepare_datasets(cfg, task, ('test', ))
     runner = Runner.from_cfg(cfg)
     if args.deploy:
-        runner.register_hook(DeployHook())
+        runner.register_hook(
+            DeployHook(backbone_runtime=args.backbone_runtime or 'auto'))
     if args.out is not None:
         runner.test_evaluator.metrics.append(
             result_dump_metric(task, args.out))

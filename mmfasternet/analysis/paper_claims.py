@@ -164,13 +164,7 @@ def _onnxruntime_call(model: nn.Module, example: torch.Tensor
     with mmfasternet's exporter, on ``example``, with PyTorch's number of
     intra-op threads. Idle onnxruntime threads do not spin, so that they
     leave the cores to the PyTorch rows timed in between."""
-    import onnxruntime as ort
-
-    from ..deploy.onnx import export
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+    from ..deploy.onnx import export, onnxruntime_session
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         # timm models' shape arithmetic: "converting a tensor to a Python
         # ..." notices of the tracer, for values fixed at the traced size
@@ -178,8 +172,7 @@ def _onnxruntime_call(model: nn.Module, example: torch.Tensor
         path = export(model, osp.join(tmp, 'model.onnx'),
                       shape=tuple(example.shape[2:]), batch=1,
                       output_names=['logits'])
-        session = ort.InferenceSession(path, options,
-                                       providers=['CPUExecutionProvider'])
+        session = onnxruntime_session(path)
     inputs = {'input': example.float().cpu().numpy()}
     return lambda: session.run(None, inputs)
 

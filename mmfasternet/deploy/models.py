@@ -5,7 +5,7 @@ from typing import Dict, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 
-from .. import FasterNet
+from ..models import FasterNet
 from ..models.utils import (
     CheckpointInfo,
     inspect_checkpoint,

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .. import FasterNet
+from ..models import FasterNet
 
 # Largest accepted max |onnx - torch| / max |torch|, per output.
 PARITY_TOLERANCE = 1e-4
@@ -109,6 +109,29 @@ def graph_summary(path: str) -> dict:
         size=osp.getsize(path))
 
 
+def onnxruntime_session(path: str, threads: Optional[int] = None,
+                        spinning: bool = False):
+    """An onnxruntime ``InferenceSession`` for the ONNX file ``path`` on
+    the CPU execution provider, with ``threads`` intra-op threads
+    (default: PyTorch's number) and one inter-op thread.
+
+    ``spinning=False`` makes idle onnxruntime threads sleep instead of
+    spinning, so that they leave the cores to PyTorch when both run in
+    turn (a backbone in onnxruntime, its heads in PyTorch; rows of both
+    timed alternately); a session timed alone may spin.
+    """
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or max(1,
+                                                  torch.get_num_threads())
+    options.inter_op_num_threads = 1
+    if not spinning:
+        options.add_session_config_entry('session.intra_op.allow_spinning',
+                                         '0')
+    return ort.InferenceSession(path, options,
+                                providers=['CPUExecutionProvider'])
+
+
 def check_parity(path: str, model: nn.Module,
                  shapes: Sequence[Tuple[int, int, int]],
                  channels_last: bool = False, seed: int = 1) -> List[dict]:
@@ -122,14 +145,7 @@ def check_parity(path: str, model: nn.Module,
         shapes differ) and ``ok`` (same number and shapes of outputs, every
         error <= :data:`PARITY_TOLERANCE`).
     """
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = max(1, torch.get_num_threads())
-    # Idle onnxruntime threads would spin and starve PyTorch's, which
-    # computes the reference right after each run.
-    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
-    session = ort.InferenceSession(
-        path, options, providers=['CPUExecutionProvider'])
+    session = onnxruntime_session(path)
     generator = torch.Generator().manual_seed(seed)
     results = []
     for batch, height, width in shapes:

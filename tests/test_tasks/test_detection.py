@@ -257,12 +257,15 @@ def test_train_test_resume_end_to_end(coco_root, tmp_path):
     assert result.returncode != 0
     assert 'does not support instance segmentation' in result.stderr
 
-    # The deploy form predicts the same, image by image.
+    # The deploy form, its backbone in onnxruntime, predicts the same,
+    # image by image.
     log = run([sys.executable, tool('test.py'), config, str(checkpoint),
                '--work-dir', str(tmp_path / 'test_deploy'), '--eval', 'bbox',
-               'segm', '--deploy', '--out', str(tmp_path / 'deployed.pkl'),
+               'segm', '--deploy', '--backbone-runtime', 'onnxruntime',
+               '--out', str(tmp_path / 'deployed.pkl'),
                '--cfg-options'] + options, cwd=REPO)
     assert 'FasterNet switched to its deploy form' in log
+    assert 'backbone runtime: onnxruntime (requested; set-up' in log
     deployed = parse_metrics(log)
     for name in ('coco/bbox_mAP', 'coco/segm_mAP', 'coco/bbox_mAP_50'):
         assert deployed[name] == pytest.approx(metrics[name], abs=1e-4)
@@ -300,6 +303,20 @@ def test_eval_rejects_unknown_metric():
          'mAP'], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 2
     assert 'choose from bbox, segm, proposal' in result.stderr
+
+
+def test_backbone_runtime_needs_deploy_and_a_known_name():
+    config = osp.join(REPO, 'configs', 'maskrcnn_fasternet_t0_coco.py')
+    for options, message in (
+            (['--backbone-runtime', 'onnxruntime'],
+             '--backbone-runtime is an option of --deploy; add --deploy'),
+            (['--deploy', '--backbone-runtime', 'tensorrt'],
+             "invalid choice: 'tensorrt'")):
+        result = subprocess.run(
+            [sys.executable, tool('test.py'), config, 'none.pth', *options],
+            capture_output=True, text=True, cwd=REPO)
+        assert result.returncode == 2
+        assert message in result.stderr
 
 
 def test_user_config_outside_the_repo(coco_root, tmp_path):

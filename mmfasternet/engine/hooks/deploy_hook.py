@@ -3,6 +3,11 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from ...deploy import switch_to_deploy
+from ...deploy.runtime import (
+    BACKBONE_RUNTIMES,
+    BackboneRuntime,
+    use_backbone_runtime,
+)
 
 __all__ = ['DeployHook']
 
@@ -11,13 +16,45 @@ __all__ = ['DeployHook']
 class DeployHook(Hook):
     """Switch the model to its inference form (see
     :func:`mmfasternet.deploy.switch_to_deploy`) once the checkpoint is
-    loaded, right before testing starts. Used by ``tools/test.py
-    --deploy``; a config names it as
-    ``custom_hooks = [dict(type='DeployHook')]``."""
+    loaded, right before testing starts, and run its backbone in
+    ``backbone_runtime`` (:mod:`mmfasternet.deploy.runtime`; the heads
+    stay in PyTorch). Used by ``tools/test.py --deploy``; a config names it
+    as ``custom_hooks = [dict(type='DeployHook')]``.
+
+    Args:
+        backbone_runtime (str): one of
+            :data:`~mmfasternet.deploy.runtime.BACKBONE_RUNTIMES`;
+            ``'auto'`` (default) takes eager PyTorch or onnxruntime,
+            whichever is faster on the first test batch.
+
+    Attributes:
+        report (dict): the backbone runtime's report once the first batch
+            has run (:attr:`~mmfasternet.deploy.runtime.BackboneRuntime.
+            report`), else empty.
+
+    Raises:
+        ValueError: for an unknown ``backbone_runtime``.
+        ImportError: ``'onnxruntime'`` without onnxruntime installed.
+    """
 
     priority = 'VERY_HIGH'
+
+    def __init__(self, backbone_runtime: str = 'auto'):
+        if backbone_runtime not in BACKBONE_RUNTIMES:
+            raise ValueError(
+                f'unknown backbone_runtime {backbone_runtime!r}; choose from '
+                f'{BACKBONE_RUNTIMES}.')
+        self.backbone_runtime = backbone_runtime
+        self._backbone = None
 
     def before_test(self, runner) -> None:
         model = runner.model
         switch_to_deploy(getattr(model, 'module', model))
         runner.logger.info('FasterNet switched to its deploy form.')
+        self._backbone = use_backbone_runtime(model, self.backbone_runtime)
+
+    @property
+    def report(self) -> dict:
+        backbone = self._backbone
+        return backbone.report if isinstance(backbone,
+                                              BackboneRuntime) else {}

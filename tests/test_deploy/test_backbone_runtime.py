@@ -1,0 +1,137 @@
+"""The backbone runtimes of ``tools/test.py --deploy``: onnxruntime and
+auto agree with eager PyTorch, their choice and cost are reported, and a
+runtime that disagrees or cannot run is an error, never a silent switch."""
+import pytest
+import torch
+import torch.nn as nn
+
+from mmfasternet import FasterNet
+from mmfasternet.deploy import switch_to_deploy
+from mmfasternet.deploy.onnx import PARITY_TOLERANCE
+from mmfasternet.deploy.runtime import (
+    BackboneRuntime,
+    describe_report,
+    use_backbone_runtime,
+)
+
+pytest.importorskip('onnxruntime')
+
+
+def deploy_t0():
+    torch.manual_seed(0)
+    return switch_to_deploy(FasterNet(arch='t0'))
+
+
+def relative_error(got, expected):
+    return max(float((a - b).abs().max()) / float(b.abs().max())
+               for a, b in zip(got, expected))
+
+
+def test_onnxruntime_backbone_matches_eager_at_every_input_size():
+    backbone = deploy_t0()
+    runtime = BackboneRuntime(backbone, 'onnxruntime')
+    generator = torch.Generator().manual_seed(1)
+    # the first batch exports; the others need the graph's dynamic sizes
+    for shape in ((2, 3, 96, 128), (1, 3, 160, 96), (3, 3, 64, 64)):
+        x = torch.randn(*shape, generator=generator)
+        with torch.no_grad():
+            got, expected = runtime(x), backbone(x)
+        assert isinstance(got, tuple) and len(got) == len(expected) == 4
+        for a, b in zip(got, expected):
+            assert a.shape == b.shape
+        assert relative_error(got, expected) <= PARITY_TOLERANCE
+    report = runtime.report
+    assert report['runtime'] == report['requested'] == 'onnxruntime'
+    assert report['input_shape'] == (2, 3, 96, 128)
+    assert report['setup_s'] > 0
+    assert 0 <= report['parity_error'] <= PARITY_TOLERANCE
+    assert 'candidate_ms' not in report
+
+
+def test_auto_takes_the_faster_candidate_it_timed():
+    runtime = BackboneRuntime(deploy_t0(), 'auto', timing_runs=2)
+    x = torch.randn(1, 3, 128, 128)
+    with torch.no_grad():
+        runtime(x)
+    report = runtime.report
+    times = report['candidate_ms']
+    assert set(times) == {'eager', 'onnxruntime'}
+    assert report['runtime'] == min(times, key=times.get)
+    assert report['reason'].startswith('auto: fastest on the first batch')
+    line = describe_report(report)
+    assert report['runtime'] in line and 'first batch 1x3x128x128' in line
+
+
+def test_eager_runtime_is_the_backbone_itself():
+    backbone = deploy_t0()
+    runtime = BackboneRuntime(backbone, 'eager')
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(runtime(x), backbone(x)):
+            assert torch.equal(a, b)
+    assert runtime.report['runtime'] == 'eager'
+    assert runtime.report['parity_error'] is None
+    # one copy of the weights, under the wrapped backbone's names
+    assert set(runtime.state_dict()) == {
+        'module.' + key for key in backbone.state_dict()}
+
+
+class Noisy(nn.Module):
+    """Random noise in forward: every run differs from eager PyTorch."""
+
+    def forward(self, x):
+        return (x + torch.rand_like(x), )
+
+
+def test_a_runtime_that_disagrees_with_eager_is_an_error():
+    runtime = BackboneRuntime(Noisy(), 'onnxruntime')
+    with pytest.raises(RuntimeError, match='differs from eager PyTorch') as e:
+        runtime(torch.zeros(1, 3, 32, 32))
+    assert '--backbone-runtime eager' in str(e.value)
+    assert runtime.report == {}
+
+
+def test_onnxruntime_refuses_an_input_off_the_cpu():
+    runtime = BackboneRuntime(deploy_t0(), 'onnxruntime')
+    with pytest.raises(RuntimeError, match='runs on the CPU.*meta'):
+        runtime(torch.empty(1, 3, 64, 64, device='meta'))
+
+
+def test_auto_off_the_cpu_keeps_eager_and_says_why():
+    runtime = BackboneRuntime(Noisy(), 'auto')
+    runtime._prepare(torch.empty(1, 3, 8, 8, device='meta'))
+    assert runtime.report['runtime'] == 'eager'
+    assert 'the model is on meta' in runtime.report['reason']
+
+
+def test_unknown_runtime_and_models_without_backbone():
+    with pytest.raises(ValueError,
+                       match="unknown backbone runtime 'tensorrt'"):
+        BackboneRuntime(nn.Identity(), 'tensorrt')
+    with pytest.raises(ValueError, match='Linear has no backbone module'):
+        use_backbone_runtime(nn.Linear(2, 2), 'auto')
+
+
+def test_use_backbone_runtime_on_a_detector_with_a_resnet():
+    """Any backbone exports: mmdet's ResNet inside a whole detector, whose
+    predictions stay those of the eager model."""
+    from mmfasternet.analysis import build_for_inference, model_inputs
+    model, task = build_for_inference(
+        'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+        real_heads=True)
+    inputs, samples = model_inputs(task, 1, (128, 160),
+                                   torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = model.predict(inputs, samples)[0].pred_instances
+        wrapped = use_backbone_runtime(model, 'onnxruntime')
+        got = model.predict(inputs, samples)[0].pred_instances
+    assert model.backbone is wrapped and wrapped.report['runtime'] == (
+        'onnxruntime')
+    assert len(expected) > 0
+    torch.testing.assert_close(got.bboxes, expected.bboxes, rtol=0,
+                               atol=1e-2)
+    torch.testing.assert_close(got.scores, expected.scores, rtol=0,
+                               atol=1e-4)
+    # wrapping again replaces the runtime, never wraps a wrapper
+    again = use_backbone_runtime(model, 'eager')
+    assert again.module is wrapped.module
