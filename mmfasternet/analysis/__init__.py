@@ -19,6 +19,11 @@ from .detection import (
                         zero_prediction_layers,
 )
 from .flops import DEFAULT_SHAPES, count_flops
+from .loops import (
+                        LoopTimerHook,
+                        benchmark_test_loop,
+                        summarize_test_loop,
+)
 from .models import (
                         build_model_from_config,
                         model_inputs,
@@ -51,17 +56,19 @@ from .training import (
 )
 
 __all__ = [
-    'DEFAULT_SHAPES', 'DTYPES', 'PAIRS', 'PREDICTION_LAYERS',
+    'DEFAULT_SHAPES', 'DTYPES', 'LoopTimerHook', 'PAIRS',
+    'PREDICTION_LAYERS',
     'add_backbone_speedups', 'add_dwconv_ratios', 'add_model_speedups',
     'backbone_forms', 'backbone_traffic', 'benchmark_backbones',
     'benchmark_models', 'benchmark_operators', 'benchmark_paper_claims',
-    'benchmark_training', 'build_for_training',
+    'benchmark_test_loop', 'benchmark_training', 'build_for_training',
     'build_for_inference', 'build_model_from_config', 'count_flops',
     'count_traffic', 'describe_comparison', 'environment', 'fix_proposals',
     'interleaved_median_seconds', 'keep_all_detections', 'median_seconds',
     'model_inputs', 'onnxruntime_seconds', 'pair_models',
     'paper_claim_ratios', 'paper_protocols', 'prepare_for_timing',
-    'profile_ops', 'read_config', 'reference_backbone', 'traffic_per_image',
+    'profile_ops', 'read_config', 'reference_backbone',
+    'summarize_test_loop', 'traffic_per_image',
     'training_inputs', 'training_ratios', 'training_step', 'uses_with_cp',
     'zero_prediction_layers'
 ]

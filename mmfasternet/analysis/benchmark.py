@@ -72,18 +72,12 @@ def onnxruntime_seconds(model: nn.Module, example: torch.Tensor,
     PyTorch's number of intra-op threads."""
     import tempfile
 
-    import onnxruntime as ort
-
-    from ..deploy.onnx import export
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.inter_op_num_threads = 1
+    from ..deploy.onnx import export, onnxruntime_session
     with tempfile.TemporaryDirectory() as tmp:
         path = export(copy.deepcopy(model).float().cpu(),
                       osp.join(tmp, 'model.onnx'),
                       shape=tuple(example.shape[2:]), batch=1)
-        session = ort.InferenceSession(path, options,
-                                       providers=['CPUExecutionProvider'])
+        session = onnxruntime_session(path, spinning=True)
     inputs = {'input': example.float().cpu().numpy()}
     return median_seconds(lambda: session.run(None, inputs), warmup,
                           repeats)
@@ -227,28 +221,45 @@ def benchmark_models(configs: Iterable[str], batch: int = 1,
                      device: str = 'cpu', channels_last: bool = False,
                      warmup: int = 3, repeats: int = 10,
                      real_heads: bool = False,
+                     backbone_runtimes: Sequence[str] = (),
                      on_row: RowCallback = None) -> List[dict]:
-    """Time the inference of each config's model (``predict``, fp32, eager)
-    on a random (``batch``, 3, H, W) input with the data samples it needs
-    (data loading excluded), in its training form (eval mode) and, when it
-    holds a FasterNet, its deploy form; also its backbone alone and
-    backbone + neck (``extract_feat``). Models are built by
+    """Time the inference of each config's model (``predict``, fp32) on a
+    random (``batch``, 3, H, W) input with the data samples it needs (data
+    loading excluded), in its training form (eval mode) and, when it holds
+    a FasterNet, its deploy form, eager; then, for each of
+    ``backbone_runtimes``, its last form with the backbone run in that
+    runtime (:func:`~mmfasternet.deploy.runtime.use_backbone_runtime`, set
+    up before timing; the heads stay eager), as ``tools/test.py --deploy
+    --backbone-runtime`` runs it. Also its backbone alone and backbone +
+    neck (``extract_feat``). Models are built by
     :func:`build_for_inference` (``real_heads``: see there).
 
     Args:
         configs: paths or ``pkg::path`` of installed libraries' configs.
+        backbone_runtimes: names of
+            :data:`~mmfasternet.deploy.runtime.BACKBONE_RUNTIMES` but
+            ``'eager'`` (``'onnxruntime'``: CPU only).
         on_row: called with each row as soon as it is measured.
 
     Returns:
-        list[dict]: two rows per FasterNet config (forms ``eval`` and
-        ``deploy``), one for other models, with speed-ups against the last
-        row when more than one config was timed
+        list[dict]: per config, the forms ``eval`` and, for FasterNet,
+        ``deploy``, then ``<form> + <runtime> backbone`` per runtime; each
+        row has ``runtime`` (``'eager'`` or the backbone runtime that ran,
+        with its ``backbone_runtime`` report); speed-ups against the last
+        config when more than one config was timed
         (:func:`add_model_speedups`).
 
     Raises:
-        ValueError: for a config of another library, or a detector that
-            has none of the prediction layers (pass ``real_heads``).
+        ValueError: for a config of another library, a detector that has
+            none of the prediction layers (pass ``real_heads``), or an
+            unknown backbone runtime.
     """
+    from ..deploy.runtime import BACKBONE_RUNTIMES, use_backbone_runtime
+    unknown = [r for r in backbone_runtimes
+               if r not in BACKBONE_RUNTIMES or r == 'eager']
+    if unknown:
+        raise ValueError(f'unknown backbone runtimes {unknown}; choose from '
+                         f'{[r for r in BACKBONE_RUNTIMES if r != "eager"]}.')
     device = torch.device(device)
     memory_format = (torch.channels_last if channels_last else
                      torch.contiguous_format)
@@ -261,6 +272,14 @@ def benchmark_models(configs: Iterable[str], batch: int = 1,
         forms = [('eval', model)]
         if any(isinstance(m, FasterNet) for m in model.modules()):
             forms.append(('deploy', switch_to_deploy(copy.deepcopy(model))))
+        last_form, last_model = forms[-1]
+        for runtime in backbone_runtimes:
+            variant = copy.deepcopy(last_model).to(
+                device, memory_format=memory_format)
+            backbone = use_backbone_runtime(variant, runtime)
+            with torch.no_grad():
+                backbone(inputs)  # export or compile, outside the timing
+            forms.append((f'{last_form} + {runtime} backbone', variant))
         for form, variant in forms:
             variant = variant.to(device, memory_format=memory_format)
             whole = median_seconds(
@@ -277,6 +296,10 @@ def benchmark_models(configs: Iterable[str], batch: int = 1,
                 images_per_s=batch / whole,
                 backbone_ms=backbone * 1e3,
                 backbone_and_neck_ms=features * 1e3))
+            report = getattr(variant.backbone, 'report', None)
+            rows[-1]['runtime'] = report['runtime'] if report else 'eager'
+            if report:
+                rows[-1]['backbone_runtime'] = report
             if on_row is not None:
                 on_row(rows[-1])
     if len(configs) > 1:
@@ -285,14 +308,27 @@ def benchmark_models(configs: Iterable[str], batch: int = 1,
 
 
 def add_model_speedups(rows: List[dict]) -> List[dict]:
-    """Add ``speedup_vs_last_config`` to every row but the last: its img/s
-    over the last row's (the last config's last form). In place; returns
-    ``rows``."""
-    if rows:
-        baseline = rows[-1]
-        for row in rows[:-1]:
+    """Add speed-ups against the last config, in place, to every row but
+    the one compared with: ``speedup_vs_last_config``, its img/s over the
+    last row of the same ``runtime`` (a row without one is eager; with one
+    runtime throughout, the last row); for a row of another runtime,
+    ``speedup_vs_last_config_eager`` too, over the last eager row (the
+    baseline as its own library runs it). Returns ``rows``."""
+    def runtime(row):
+        return row.get('runtime', 'eager')
+
+    last = {}
+    for row in rows:
+        last[runtime(row)] = row
+    for row in rows:
+        same = last.get(runtime(row))
+        if same is not None and row is not same:
             row['speedup_vs_last_config'] = (
-                row['images_per_s'] / baseline['images_per_s'])
+                row['images_per_s'] / same['images_per_s'])
+        eager = last.get('eager')
+        if runtime(row) != 'eager' and eager is not None:
+            row['speedup_vs_last_config_eager'] = (
+                row['images_per_s'] / eager['images_per_s'])
     return rows
 
 

@@ -70,6 +70,20 @@ def test_model_speedups_are_against_the_last_row():
         2.0, 4.0, None]
 
 
+def test_model_speedups_compare_within_a_runtime_and_with_eager():
+    rows = [dict(config='s.py', form='deploy', images_per_s=10.),
+            dict(config='s.py', form='deploy + onnxruntime backbone',
+                 runtime='onnxruntime', images_per_s=30.),
+            dict(config='r50.py', form='eval', runtime='eager',
+                 images_per_s=5.),
+            dict(config='r50.py', form='eval + onnxruntime backbone',
+                 runtime='onnxruntime', images_per_s=20.)]
+    add_model_speedups(rows)
+    assert [(row.get('speedup_vs_last_config'),
+             row.get('speedup_vs_last_config_eager')) for row in rows] == [
+        (2.0, None), (1.5, 6.0), (None, None), (None, 4.0)]
+
+
 def test_operator_ratios_are_against_dwconv_on_the_same_shape():
     rows = [dict(operator=name, shape=shape, gflops_per_s=value)
             for shape, values in (('8x4x4', (90., 3., 30.)),

@@ -109,6 +109,48 @@ def test_model_benchmark_ratios_against_the_last_config(tmp_path):
     assert len(printed) == len(rows) - 1
 
 
+def test_model_benchmark_with_backbone_runtimes(tmp_path):
+    """Each config also runs with its backbone in onnxruntime; those rows
+    are compared with the baseline in the same runtime and with the
+    baseline in eager PyTorch, and every printed ratio is its rows'."""
+    pytest.importorskip('onnxruntime')
+    out = tmp_path / 'model.json'
+    configs = ['configs/fpn_fasternet_t0_ade20k.py',
+               'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py']
+    log = run_tool(BENCHMARK, 'model', *configs, '--shape', '64', '64',
+                   '--backbone-runtimes', 'onnxruntime', '--warmup', '0',
+                   '--repeats', '1', '--threads', '2', '--json', str(out))
+    rows = json.loads(out.read_text())['rows']
+    assert [(row['config'], row['form'], row['runtime']) for row in rows] == [
+        (configs[0], 'eval', 'eager'), (configs[0], 'deploy', 'eager'),
+        (configs[0], 'deploy + onnxruntime backbone', 'onnxruntime'),
+        (configs[1], 'eval', 'eager'),
+        (configs[1], 'eval + onnxruntime backbone', 'onnxruntime')]
+    for row in rows:
+        if row['runtime'] == 'onnxruntime':
+            report = row['backbone_runtime']
+            assert report['runtime'] == 'onnxruntime'
+            assert report['parity_error'] <= 1e-4
+    baseline_eager, baseline_ort = rows[3], rows[4]
+    printed = printed_ratios(log)
+    for row in rows[:3]:
+        same = baseline_ort if row['runtime'] == 'onnxruntime' else (
+            baseline_eager)
+        expected = dict(
+            last_config=row['images_per_s'] / same['images_per_s'])
+        if row['runtime'] == 'onnxruntime':
+            expected['last_config_eager'] = (
+                row['images_per_s'] / baseline_eager['images_per_s'])
+        for key, value in expected.items():
+            assert row[f'speedup_vs_{key}'] == pytest.approx(value,
+                                                            rel=1e-12)
+        line = f'{osp.basename(row["config"])} {row["form"]}'
+        assert printed[line] == {k: f'{v:.2f}' for k, v in expected.items()}
+    assert 'speedup_vs_last_config' not in baseline_ort
+    assert baseline_ort['speedup_vs_last_config_eager'] == pytest.approx(
+        baseline_ort['images_per_s'] / baseline_eager['images_per_s'])
+
+
 def test_operator_benchmark(tmp_path):
     out = tmp_path / 'ops.json'
     log = run_tool(osp.join(ANALYSIS_TOOLS, 'benchmark_ops.py'), '--warmup',

@@ -1,6 +1,7 @@
 """Segmentation: every shipped UperNet / Semantic FPN config builds and runs
 a forward in loss and predict mode on tiny inputs."""
 import glob
+import json
 import os.path as osp
 import pickle
 
@@ -211,3 +212,35 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
                  str(checkpoint), '--eval', 'bbox')
     assert result.returncode == 2
     assert 'choose from mIoU, mDice, mFscore' in result.stderr
+
+    # The test loop with and without --deploy, each backbone runtime: same
+    # metrics, and the img/s and ratios printed are those of the rows.
+    out = tmp_path / 'loop.json'
+    result = run(osp.join(repo_root, 'tools', 'analysis_tools',
+                          'benchmark.py'), 'test-loop', config,
+                 str(checkpoint), '--runtimes', 'auto', 'onnxruntime',
+                 'eager', '--repeats', '1', '--work-dir',
+                 str(tmp_path / 'loop'), '--json', str(out),
+                 '--cfg-options', *options)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads(out.read_text())
+    rows = {row['form']: row for row in record['rows']}
+    assert list(rows) == ['eval', 'auto', 'onnxruntime', 'eager']
+    for form, row in rows.items():
+        assert row['images'] == 4
+        assert row['images_per_s'] == pytest.approx(4 / row['loop_s'])
+        assert set(row['metrics']) == set(rows['eval']['metrics'])
+        for name, value in rows['eval']['metrics'].items():
+            assert row['metrics'][name] == pytest.approx(value, abs=0.01)
+        if form != 'eval':
+            assert row['backbone_runtime']['requested'] == form
+    assert rows['onnxruntime']['backbone_runtime']['runtime'] == (
+        'onnxruntime')
+    assert rows['auto']['backbone_runtime']['runtime'] in ('eager',
+                                                           'onnxruntime')
+    summary = {form['form']: form for form in record['summary']}
+    for form, row in rows.items():
+        speedup = row['images_per_s'] / rows['eval']['images_per_s']
+        assert summary[form]['speedup'] == pytest.approx(speedup)
+        assert f'{form:<12} {row["images_per_s"]:>8.2f} img/s  ' \
+            f'x{speedup:.2f} vs eval' in result.stdout

@@ -37,6 +37,15 @@ memory over the last config's.
     python tools/analysis_tools/benchmark.py train configs/maskrcnn_fasternet_s_coco.py \
         mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py --shape 512 512 --batch 1 --threads 2
 
+The test loop as users run it (``test-loop``): ``tools/test.py CONFIG
+CHECKPOINT`` without and with ``--deploy`` (each backbone runtime named),
+fresh runners in interleaved rounds in one process, real data loading and
+evaluation; img/s of the loop, each form over the trained one, and how far
+the metrics move.
+
+    python tools/analysis_tools/benchmark.py test-loop configs/demo/maskrcnn_fasternet_t0_shapes_demo.py \
+        work_dirs/demo_maskrcnn_fasternet_t0/epoch_6.pth --runtimes auto eager --repeats 2
+
 Timings are medians over ``--repeats`` after ``--warmup`` runs, with the GPU
 synchronised around each. ``--json FILE`` writes every row.
 """
@@ -45,6 +54,7 @@ import json
 import os.path as osp
 
 import torch
+from mmengine.config import DictAction
 
 from mmfasternet import FasterNet
 from mmfasternet.analysis import (
@@ -53,13 +63,16 @@ from mmfasternet.analysis import (
     benchmark_backbones,
     benchmark_models,
     benchmark_paper_claims,
+    benchmark_test_loop,
     benchmark_training,
     describe_comparison,
     environment,
     paper_claim_ratios,
+    summarize_test_loop,
     training_ratios,
 )
 from mmfasternet.analysis.paper_claims import RUNTIMES
+from mmfasternet.deploy.runtime import BACKBONE_RUNTIMES, describe_report
 
 
 def parse_args(argv=None):
@@ -101,6 +114,12 @@ def parse_args(argv=None):
                            'ones); the last one is the baseline')
             p.add_argument('--shape', type=int, nargs=2, default=(800, 1333),
                            metavar=('H', 'W'))
+            p.add_argument(
+                '--backbone-runtimes', nargs='+', default=[],
+                choices=[r for r in BACKBONE_RUNTIMES if r != 'eager'],
+                help='also time each config with its backbone in these '
+                'runtimes (heads in PyTorch), as tools/test.py --deploy '
+                '--backbone-runtime runs it')
             p.add_argument(
                 '--real-heads', action='store_true',
                 help='keep the detectors\' random prediction layers (by '
@@ -149,6 +168,26 @@ def parse_args(argv=None):
                    help='iterations of each CPU memory process')
     p.add_argument('--json', help='write the rows, the ratios and the '
                    'environment')
+    p = sub.add_parser(
+        'test-loop', help='img/s of tools/test.py\'s whole test loop with '
+        'and without --deploy, and whether the metrics stay the same')
+    p.add_argument('config', help='test config file')
+    p.add_argument('checkpoint', help='checkpoint file')
+    p.add_argument('--runtimes', nargs='+', default=['auto'],
+                   choices=BACKBONE_RUNTIMES,
+                   help='the --deploy backbone runtimes to run beside the '
+                   'trained form (eager: the deploy form in PyTorch)')
+    p.add_argument('--repeats', type=int, default=2,
+                   help='interleaved rounds, one test loop per form each')
+    p.add_argument('--threads', type=int, default=None,
+                   help='CPU threads (default: torch\'s)')
+    p.add_argument('--work-dir', help='the runners\' work dir')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config entries, e.g. data_root=DIR')
+    p.add_argument('--json', help='write the rows, the summary and the '
+                   'environment')
+    # the runner takes the GPU when there is one
+    p.set_defaults(device='cuda' if torch.cuda.is_available() else 'cpu')
     args = parser.parse_args(argv)
     if args.what == 'paper-claims':
         cuda = args.device.startswith('cuda')
@@ -180,7 +219,7 @@ def print_backbone_row(row, device):
 
 
 def print_model_row(row):
-    print(f'  {osp.basename(row["config"]):<44} {row["form"]:<7} '
+    print(f'  {osp.basename(row["config"]):<44} {row["form"]:<30} '
           f'{row["ms_per_batch"]:>9.1f} ms {row["images_per_s"]:>8.2f}'
           f' img/s  (backbone {row["backbone_ms"]:.1f} ms, '
           f'+neck {row["backbone_and_neck_ms"]:.1f} ms)', flush=True)
@@ -256,6 +295,36 @@ def train(args, env):
     return rows, ratios
 
 
+def print_loop_row(row):
+    runtime = row.get('backbone_runtime')
+    backbone = (f'  backbone: {describe_report(runtime)}'
+                if runtime else '')
+    print(f'  round {row["round"]} {row["form"]:<12} {row["images"]:>5} '
+          f'images {row["loop_s"]:>8.2f} s {row["images_per_s"]:>8.2f} '
+          f'img/s (evaluation {row["evaluate_s"]:.2f} s){backbone}',
+          flush=True)
+
+
+def test_loop(args, env):
+    print(f'test-loop benchmark: {args.config}, forms eval + deploy '
+          f'({", ".join(args.runtimes)}), {args.repeats} interleaved '
+          f'rounds, {env}')
+    rows = benchmark_test_loop(
+        args.config, args.checkpoint, runtimes=args.runtimes,
+        repeats=args.repeats, cfg_options=args.cfg_options,
+        work_dir=args.work_dir, on_row=print_loop_row)
+    summary = summarize_test_loop(rows)
+    print('\nsummary (median over rounds):')
+    for form in summary:
+        chosen = (f', backbone ran in {"/".join(form["runtimes_chosen"])}'
+                  if form['runtimes_chosen'] else '')
+        print(f'  {form["form"]:<12} {form["median_images_per_s"]:>8.2f} '
+              f'img/s  x{form["speedup"]:.2f} vs eval, metrics differ by '
+              f'at most {form["max_metric_diff"]:.4g}{chosen}')
+    write_json(args, env, rows, summary=summary)
+    return rows, summary
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.threads:
@@ -265,6 +334,8 @@ def main(argv=None):
         return paper_claims(args, env)
     if args.what == 'train':
         return train(args, env)
+    if args.what == 'test-loop':
+        return test_loop(args, env)
     print(f'{args.what} benchmark: batch {args.batch}, {args.dtype}, '
           f'{"channels_last" if args.channels_last else "NCHW"}, '
           f'{"compiled" if args.compile else "eager"}, input '
@@ -281,6 +352,7 @@ def main(argv=None):
             **timing)
     else:
         rows = benchmark_models(args.configs, real_heads=args.real_heads,
+                                backbone_runtimes=args.backbone_runtimes,
                                 on_row=print_model_row, **timing)
     print('\nratios:')
     for row in rows:
