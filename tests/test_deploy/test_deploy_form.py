@@ -200,7 +200,8 @@ def calls_in(function, *args):
 @pytest.mark.parametrize('channels_last', [False, True])
 def test_deploy_forms_agree_and_the_config_chooses(channels_last):
     """'gemm' computes the 1x1 convs as matrix products over channel views,
-    'conv' as convs on slices; 'auto' takes 'gemm' in eager mode (and
+    'conv' as convs over PConv's concatenated output; 'auto' takes 'gemm'
+    in eager mode (and
     'conv' under ONNX export and torch.compile, tested there). The option
     comes from the config."""
     from mmengine.registry import MODELS
@@ -223,10 +224,13 @@ def test_deploy_forms_agree_and_the_config_chooses(channels_last):
     gemm = 'addmm' if channels_last else 'baddbmm'
     assert gemm in calls['gemm'] and gemm in calls['auto']
     assert gemm not in calls['conv']
-    # 1x1 convs: two per block in the 'conv' form, none in 'gemm'
+    # 1x1 convs: two per block in the 'conv' form, none in 'gemm'; one
+    # concatenation per block in 'conv' only
     blocks = 13
     assert calls['conv'].count('conv2d') == calls['gemm'].count(
-        'conv2d') + 3 * blocks
+        'conv2d') + 2 * blocks
+    assert calls['conv'].count('cat') == blocks
+    assert 'cat' not in calls['gemm']
     assert_equal_outputs(outputs['conv'], outputs['gemm'])
     for a, b in zip(outputs['auto'], outputs['gemm']):
         assert torch.equal(a, b)
