@@ -9,6 +9,7 @@ from mmfasternet import FasterNet
 from mmfasternet.deploy import switch_to_deploy
 from mmfasternet.deploy.onnx import PARITY_TOLERANCE
 from mmfasternet.deploy.runtime import (
+    AUTO_MARGIN,
     BackboneRuntime,
     describe_report,
     use_backbone_runtime,
@@ -48,7 +49,7 @@ def test_onnxruntime_backbone_matches_eager_at_every_input_size():
     assert 'candidate_ms' not in report
 
 
-def test_auto_takes_the_faster_candidate_it_timed():
+def test_auto_takes_onnxruntime_only_when_clearly_faster():
     runtime = BackboneRuntime(deploy_t0(), 'auto', timing_runs=2)
     x = torch.randn(1, 3, 128, 128)
     with torch.no_grad():
@@ -56,8 +57,15 @@ def test_auto_takes_the_faster_candidate_it_timed():
     report = runtime.report
     times = report['candidate_ms']
     assert set(times) == {'eager', 'onnxruntime'}
-    assert report['runtime'] == min(times, key=times.get)
-    assert report['reason'].startswith('auto: fastest on the first batch')
+    clearly_faster = times['onnxruntime'] <= (1 - AUTO_MARGIN) * times[
+        'eager']
+    assert report['runtime'] == ('onnxruntime' if clearly_faster else
+                                 'eager')
+    assert report['reason'].startswith(
+        'auto: onnxruntime at least 5% faster than eager on the first batch '
+        '(eager ' if clearly_faster else
+        'auto: nothing at least 5% faster than eager on the first batch '
+        '(eager ')
     line = describe_report(report)
     assert report['runtime'] in line and 'first batch 1x3x128x128' in line
 
@@ -135,3 +143,29 @@ def test_use_backbone_runtime_on_a_detector_with_a_resnet():
     # wrapping again replaces the runtime, never wraps a wrapper
     again = use_backbone_runtime(model, 'eager')
     assert again.module is wrapped.module
+
+
+def test_the_documented_inferencer_route(repo_root):
+    """docs/deployment.md: switch an inferencer's model to its deploy form
+    and its backbone to onnxruntime; the predictions stay the same."""
+    import numpy as np
+    from mmseg.apis import MMSegInferencer
+    torch.manual_seed(0)
+    inferencer = MMSegInferencer(
+        f'{repo_root}/configs/demo/fpn_fasternet_t0_shapes_demo.py',
+        device='cpu')
+    image = np.random.default_rng(0).integers(0, 256, (96, 128, 3),
+                                              dtype=np.uint8)
+
+    def logits():
+        result = inferencer(image, return_datasamples=True)
+        return result.seg_logits.data
+
+    expected = logits()
+    switch_to_deploy(inferencer.model)
+    backbone = use_backbone_runtime(inferencer.model, 'onnxruntime')
+    got = logits()
+    assert backbone.report['runtime'] == 'onnxruntime'
+    assert got.shape == expected.shape == (4, 96, 128)
+    assert float((got - expected).abs().max()) <= 1e-4 * float(
+        expected.abs().max())

@@ -242,5 +242,15 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
     for form, row in rows.items():
         speedup = row['images_per_s'] / rows['eval']['images_per_s']
         assert summary[form]['speedup'] == pytest.approx(speedup)
+        after_setup = row['images_per_s']
+        if form != 'eval':
+            after_setup = 4 / (row['loop_s'] -
+                               row['backbone_runtime']['prepare_s'])
+            assert row['images_per_s_after_setup'] == pytest.approx(
+                after_setup)
+        after_setup /= rows['eval']['images_per_s']
+        assert summary[form]['speedup_after_setup'] == pytest.approx(
+            after_setup)
         assert f'{form:<12} {row["images_per_s"]:>8.2f} img/s  ' \
-            f'x{speedup:.2f} vs eval' in result.stdout
+            f'x{speedup:.2f} vs eval (without the set-up: ' \
+            f'x{after_setup:.2f})' in result.stdout

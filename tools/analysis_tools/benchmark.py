@@ -243,11 +243,13 @@ def paper_claims(args, env):
     print('\nclaims:')
     for comparison in comparisons:
         print('  ' + describe_comparison(comparison))
-    print('\nImageNet-1k top-1 (published):')
+    print('\nImageNet-1k top-1 (published; the baseline\'s by its paper '
+          'and by timm):')
     for arch in args.pairs:
         pair = PAIRS[arch]
         print(f'  {pair.fasternet} {pair.fasternet_top1}, {pair.baseline} '
-              f'{pair.baseline_top1}')
+              f'{pair.baseline_top1} (timm {pair.baseline_timm_weights}: '
+              f'{pair.baseline_timm_top1})')
     write_json(args, env, rows, comparisons=comparisons)
     return rows, comparisons
 
@@ -297,8 +299,8 @@ def train(args, env):
 
 def print_loop_row(row):
     runtime = row.get('backbone_runtime')
-    backbone = (f'  backbone: {describe_report(runtime)}'
-                if runtime else '')
+    backbone = (f'  backbone: {describe_report(runtime)}, first call '
+                f'{runtime["prepare_s"]:.2f} s' if runtime else '')
     print(f'  round {row["round"]} {row["form"]:<12} {row["images"]:>5} '
           f'images {row["loop_s"]:>8.2f} s {row["images_per_s"]:>8.2f} '
           f'img/s (evaluation {row["evaluate_s"]:.2f} s){backbone}',
@@ -319,8 +321,9 @@ def test_loop(args, env):
         chosen = (f', backbone ran in {"/".join(form["runtimes_chosen"])}'
                   if form['runtimes_chosen'] else '')
         print(f'  {form["form"]:<12} {form["median_images_per_s"]:>8.2f} '
-              f'img/s  x{form["speedup"]:.2f} vs eval, metrics differ by '
-              f'at most {form["max_metric_diff"]:.4g}{chosen}')
+              f'img/s  x{form["speedup"]:.2f} vs eval (without the '
+              f'set-up: x{form["speedup_after_setup"]:.2f}), metrics '
+              f'differ by at most {form["max_metric_diff"]:.4g}{chosen}')
     write_json(args, env, rows, summary=summary)
     return rows, summary
 
