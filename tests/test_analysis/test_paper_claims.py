@@ -71,6 +71,8 @@ def test_comparisons_from_known_timings():
     assert (t0['fasternet_top1'], t0['baseline_top1']) == (71.9, 69.0)
     assert large['paper'] == dict(kind='% less time', value=37.)
     assert (large['fasternet_top1'], large['baseline_top1']) == (83.5, 83.5)
+    assert (t0['baseline_timm_top1'], large['baseline_timm_top1']) == (
+        68.932, 83.606)
     assert arm['paper'] is None
     assert describe_comparison(t0) == (
         'fasternet_t0 vs mobilevit_xxs, CPU protocol, eager, paper protocol '
@@ -184,7 +186,8 @@ def test_paper_claims_t0_eager_and_onnxruntime(tmp_path):
     assert all(line.endswith('(paper CPU 3.3x)') for line in
                log.split('\nclaims:\n')[1].split('\n\n')[0].splitlines()
                ) or 'ARM' in rows[0]['protocol']
-    assert 'fasternet_t0 71.9, mobilevit_xxs 69.0' in log
+    assert ('fasternet_t0 71.9, mobilevit_xxs 69.0 (timm '
+            'mobilevit_xxs.cvnets_in1k: 68.932)') in log
 
 
 def test_paper_claims_l_eager(tmp_path):
