@@ -8,7 +8,6 @@ baseline's). Whole-model rows: ``config``, ``task``, ``form``,
 ``backbone_and_neck_ms`` and ``speedup_vs_last_config``.
 """
 import copy
-import os.path as osp
 import platform
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -23,12 +22,13 @@ from .models import build_model_from_config, model_inputs, read_config
 from .profiling import profile_ops
 from .timing import median_seconds, prepare_for_timing
 
-# Backbone forms. A row measured under torch.compile has COMPILED appended.
+# Backbone forms. A row measured under torch.compile has COMPILED appended,
+# one exported to ONNX and run by onnxruntime ONNXRUNTIME_CPU.
 PAPER_PROTOCOL = 'paper protocol'  # eval, BN folded, split_cat, eager
 DEPLOY = 'deploy'  # switch_to_deploy()
 REFERENCE = 'BN folded'  # a reference backbone, BN folded the same way
-ONNXRUNTIME = 'deploy, onnxruntime CPU'
 COMPILED = ' + compile'
+ONNXRUNTIME_CPU = ', onnxruntime CPU'
 
 RowCallback = Optional[Callable[[dict], None]]
 
@@ -69,18 +69,13 @@ def onnxruntime_seconds(model: nn.Module, example: torch.Tensor,
                         warmup: int, repeats: int) -> float:
     """Median seconds of one onnxruntime (CPU) run of ``model`` exported to
     ONNX (fp32, dynamic shapes) on ``example`` (N, 3, H, W), with
-    PyTorch's number of intra-op threads."""
-    import tempfile
-
-    from ..deploy.onnx import export, onnxruntime_session
-    with tempfile.TemporaryDirectory() as tmp:
-        path = export(copy.deepcopy(model).float().cpu(),
-                      osp.join(tmp, 'model.onnx'),
-                      shape=tuple(example.shape[2:]), batch=1)
-        session = onnxruntime_session(path, spinning=True)
-    inputs = {'input': example.float().cpu().numpy()}
-    return median_seconds(lambda: session.run(None, inputs), warmup,
-                          repeats)
+    PyTorch's number of intra-op threads (idle threads spinning, as for a
+    session timed alone)."""
+    from ..deploy.runtime import OnnxRuntimeModule
+    x = example.float().cpu()
+    session = OnnxRuntimeModule(copy.deepcopy(model).float().cpu(), x,
+                                spinning=True)
+    return median_seconds(lambda: session(x), warmup, repeats)
 
 
 def _row(name: str, form: str, seconds: float, batch: int) -> dict:
@@ -103,8 +98,9 @@ def benchmark_backbones(archs: Iterable[str],
     eager and, with ``compile``, under ``torch.compile``.
 
     Args:
-        onnxruntime: also time each arch's deploy form exported to ONNX in
-            onnxruntime (CPU, fp32), form :data:`ONNXRUNTIME`.
+        onnxruntime: also time every reference backbone and each arch's
+            paper protocol and deploy forms exported to ONNX in onnxruntime
+            (CPU, fp32; forms ending in :data:`ONNXRUNTIME_CPU`).
         profile: for N > 0, also profile each arch's eager paper protocol
             and deploy form over ``repeats`` runs: ``row['profile']`` lists
             the N ops with the most own time (:func:`profile_ops`),
@@ -121,6 +117,16 @@ def benchmark_backbones(archs: Iterable[str],
     modes = [False, True] if compile else [False]
     rows = []
 
+    def add(row):
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
+    def measure_onnxruntime(name, form, model):
+        if onnxruntime:
+            seconds = onnxruntime_seconds(model, example, warmup, repeats)
+            add(_row(name, form + ONNXRUNTIME_CPU, seconds, batch))
+
     def measure(name, form, model, compiled, profiled=False):
         model, x = prepare_for_timing(model, example, device, dtype,
                                       channels_last, compiled, compile_mode)
@@ -131,9 +137,7 @@ def benchmark_backbones(archs: Iterable[str],
             ops = profile_ops(lambda: model(x), repeats, warmup, device)
             row['profile'] = ops[:profile]
             row['profile_ms'] = sum(op['self_ms'] for op in ops)
-        rows.append(row)
-        if on_row is not None:
-            on_row(row)
+        add(row)
 
     for reference in baselines:
         # fold_batchnorms puts it in eval mode (mmdet's ResNet.train()
@@ -141,6 +145,7 @@ def benchmark_backbones(archs: Iterable[str],
         model = fold_batchnorms(reference_backbone(reference), example[:1])
         for compiled in modes:
             measure(reference, REFERENCE, copy.deepcopy(model), compiled)
+        measure_onnxruntime(reference, REFERENCE, model)
     for arch in archs:
         name = f'FasterNet-{arch.upper()}'
         forms = backbone_forms(arch, example)
@@ -149,45 +154,59 @@ def benchmark_backbones(archs: Iterable[str],
                                 (DEPLOY, forms['deploy'])):
                 measure(name, form, copy.deepcopy(model), compiled,
                         profiled=bool(profile) and not compiled)
-        if onnxruntime:
-            seconds = onnxruntime_seconds(forms['deploy'], example, warmup,
-                                          repeats)
-            rows.append(_row(name, ONNXRUNTIME, seconds, batch))
-            if on_row is not None:
-                on_row(rows[-1])
+        measure_onnxruntime(name, PAPER_PROTOCOL, forms['paper'])
+        measure_onnxruntime(name, DEPLOY, forms['deploy'])
     return add_backbone_speedups(rows)
 
 
-def _is_compiled(row: dict) -> bool:
-    return row['form'].endswith(COMPILED)
+def split_form(form: str) -> Tuple[str, str]:
+    """A backbone row's form as (form, runtime): runtime ``'compile'``,
+    ``'onnxruntime'`` or ``'eager'``, e.g. ``'deploy + compile'`` ->
+    ``('deploy', 'compile')``."""
+    for suffix, runtime in ((COMPILED, 'compile'),
+                            (ONNXRUNTIME_CPU, 'onnxruntime')):
+        if form.endswith(suffix):
+            return form[:-len(suffix)], runtime
+    return form, 'eager'
 
 
 def add_backbone_speedups(rows: List[dict]) -> List[dict]:
-    """Add the speed-ups of backbone rows, in place: every FasterNet row
-    other than its arch's eager paper protocol gets
-    ``speedup_vs_paper_protocol`` (its img/s over that row's), and every
-    FasterNet row ``speedup_vs_<reference>`` for each reference backbone
-    measured in the same mode (compiled or eager; onnxruntime counts as
-    eager). Returns ``rows``.
+    """Add the speed-ups of backbone rows, in place, each between two rows
+    that differ in one thing only:
+
+    - ``speedup_vs_paper_protocol``: a FasterNet row of another form over
+      its arch's paper protocol in the same runtime (where measured);
+    - ``speedup_vs_eager``: a row under ``torch.compile`` or in
+      onnxruntime over the same model and form in eager PyTorch;
+    - ``speedup_vs_<reference>``: a FasterNet row over each reference
+      backbone measured in the same runtime.
+
+    Returns ``rows``.
 
     Raises:
         ValueError: when a FasterNet model has no eager paper protocol row.
     """
-    references = [row for row in rows if row['form'].startswith(REFERENCE)]
-    papers = {row['model']: row for row in rows
-              if row['form'] == PAPER_PROTOCOL}
+    by_key = {}
     for row in rows:
-        if row['form'].startswith(REFERENCE):
+        by_key[(row['model'],) + split_form(row['form'])] = row
+    references = [row for row in rows if row['form'].startswith(REFERENCE)]
+    for row in rows:
+        form, runtime = split_form(row['form'])
+        eager = by_key.get((row['model'], form, 'eager'))
+        if runtime != 'eager' and eager is not None:
+            row['speedup_vs_eager'] = (row['images_per_s'] /
+                                       eager['images_per_s'])
+        if form == REFERENCE:
             continue
-        paper = papers.get(row['model'])
-        if paper is None:
+        if (row['model'], PAPER_PROTOCOL, 'eager') not in by_key:
             raise ValueError(f'{row["model"]}: no {PAPER_PROTOCOL!r} row to '
                              f'compare its {row["form"]!r} row with.')
-        if row is not paper:
+        paper = by_key.get((row['model'], PAPER_PROTOCOL, runtime))
+        if form != PAPER_PROTOCOL and paper is not None:
             row['speedup_vs_paper_protocol'] = (
                 row['images_per_s'] / paper['images_per_s'])
         for reference in references:
-            if _is_compiled(reference) == _is_compiled(row):
+            if split_form(reference['form'])[1] == runtime:
                 row[f'speedup_vs_{reference["model"]}'] = (
                     row['images_per_s'] / reference['images_per_s'])
     return rows

@@ -22,9 +22,7 @@ Rows are dicts: ``pair``, ``model``, ``form``, ``runtime``, ``device``,
 of the same pair, protocol and runtime.
 """
 import copy
-import os.path as osp
 import platform
-import tempfile
 import warnings
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
@@ -176,17 +174,14 @@ def _onnxruntime_call(model: nn.Module, example: torch.Tensor
     with mmfasternet's exporter, on ``example``, with PyTorch's number of
     intra-op threads. Idle onnxruntime threads do not spin, so that they
     leave the cores to the PyTorch rows timed in between."""
-    from ..deploy.onnx import export, onnxruntime_session
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+    from ..deploy.runtime import OnnxRuntimeModule
+    x = example.float().cpu()
+    with warnings.catch_warnings():
         # timm models' shape arithmetic: "converting a tensor to a Python
         # ..." notices of the tracer, for values fixed at the traced size
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
-        path = export(model, osp.join(tmp, 'model.onnx'),
-                      shape=tuple(example.shape[2:]), batch=1,
-                      output_names=['logits'])
-        session = onnxruntime_session(path)
-    inputs = {'input': example.float().cpu().numpy()}
-    return lambda: session.run(None, inputs)
+        session = OnnxRuntimeModule(model, x)
+    return lambda: session(x)
 
 
 def benchmark_paper_claims(arches: Sequence[str] = ('t0', 'l'),

@@ -89,10 +89,13 @@ class OnnxRuntimeModule(nn.Module):
         example_outputs: ``module(example)`` where the caller has it
             already (else it is run once here, for the number of
             outputs).
+        spinning (bool): let idle onnxruntime threads spin (see
+            :func:`~mmfasternet.deploy.onnx.onnxruntime_session`): only for
+            a session timed alone; off where PyTorch runs in between.
     """
 
     def __init__(self, module: nn.Module, example: torch.Tensor,
-                 example_outputs=None):
+                 example_outputs=None, spinning: bool = False):
         super().__init__()
         outputs = example_outputs
         if outputs is None:
@@ -106,7 +109,7 @@ class OnnxRuntimeModule(nn.Module):
                           shape=tuple(example.shape[2:]),
                           batch=example.shape[0],
                           output_names=self.output_names)
-            self.session = onnxruntime_session(path)
+            self.session = onnxruntime_session(path, spinning=spinning)
 
     def forward(self, x: torch.Tensor):
         if x.device.type != 'cpu':

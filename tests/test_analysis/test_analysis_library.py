@@ -28,32 +28,39 @@ def speedups(row):
 
 
 def test_backbone_speedups_from_known_timings():
-    """img/s 10 and 20 for ResNet-50 eager and compiled; FasterNet-T0's
-    forms at 40, 60, 80, 50 and 100 img/s: each ratio is against the eager
-    paper protocol and the ResNet-50 of the same mode (onnxruntime is
-    eager)."""
+    """Every ratio is between two rows that differ in one thing: the form
+    (against the paper protocol in the same runtime), the runtime (against
+    the same form in eager PyTorch) or the model (against ResNet-50 in the
+    same runtime)."""
     rows = [
         backbone_row('resnet50', 'BN folded', 10.),
         backbone_row('resnet50', 'BN folded + compile', 20.),
+        backbone_row('resnet50', 'BN folded, onnxruntime CPU', 30.),
         backbone_row('FasterNet-T0', 'paper protocol', 40.),
         backbone_row('FasterNet-T0', 'deploy', 60.),
         backbone_row('FasterNet-T0', 'paper protocol + compile', 80.),
         backbone_row('FasterNet-T0', 'deploy + compile', 50.),
-        backbone_row('FasterNet-T0', 'deploy, onnxruntime CPU', 100.),
+        backbone_row('FasterNet-T0', 'paper protocol, onnxruntime CPU', 90.),
+        backbone_row('FasterNet-T0', 'deploy, onnxruntime CPU', 120.),
         backbone_row('FasterNet-S', 'paper protocol', 5.),
         backbone_row('FasterNet-S', 'deploy', 8.),
+        backbone_row('FasterNet-S', 'deploy, onnxruntime CPU', 16.),
     ]
     assert add_backbone_speedups(rows) is rows
     assert [speedups(row) for row in rows] == [
         {},
-        {},
+        dict(eager=2.0),
+        dict(eager=3.0),
         dict(resnet50=4.0),
         dict(paper_protocol=1.5, resnet50=6.0),
-        dict(paper_protocol=2.0, resnet50=4.0),
-        dict(paper_protocol=1.25, resnet50=2.5),
-        dict(paper_protocol=2.5, resnet50=10.0),
+        dict(eager=2.0, resnet50=4.0),
+        dict(paper_protocol=0.625, eager=50 / 60, resnet50=2.5),
+        dict(eager=2.25, resnet50=3.0),
+        dict(paper_protocol=120 / 90, eager=2.0, resnet50=4.0),
         dict(resnet50=0.5),
         dict(paper_protocol=1.6, resnet50=0.8),
+        # no paper protocol in onnxruntime to compare the form with
+        dict(eager=2.0, resnet50=16 / 30),
     ]
 
 

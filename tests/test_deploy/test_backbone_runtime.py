@@ -169,3 +169,12 @@ def test_the_documented_inferencer_route(repo_root):
     assert got.shape == expected.shape == (4, 96, 128)
     assert float((got - expected).abs().max()) <= 1e-4 * float(
         expected.abs().max())
+
+
+def test_deploy_hook_from_a_config_checks_its_runtime():
+    from mmengine.registry import HOOKS
+    hook = HOOKS.build(dict(type='DeployHook', backbone_runtime='eager'))
+    assert hook.backbone_runtime == 'eager' and hook.report == {}
+    assert HOOKS.build(dict(type='DeployHook')).backbone_runtime == 'auto'
+    with pytest.raises(ValueError, match="unknown backbone_runtime 'trt'"):
+        HOOKS.build(dict(type='DeployHook', backbone_runtime='trt'))
