@@ -10,9 +10,9 @@ its backbone runs in one of :data:`BACKBONE_RUNTIMES`:
 - ``'auto'``: onnxruntime where it is at least :data:`AUTO_MARGIN` faster
   than eager on the first batch, else eager (onnxruntime is a candidate for
   a CPU model with onnxruntime installed).
-  ``compile`` is never picked by ``auto``: on the CPU here it costs tens of
-  seconds per input shape before the first result, and the test loops it
-  would serve see a few shapes each.
+  ``compile`` is never picked by ``auto``: on a CPU it compiles for tens of
+  seconds before the first result (FasterNet-T0, 128x128: 54 s, then 1.15x
+  the test loop's img/s; docs/benchmarks.md).
 
 The backbone is prepared at its first call, on the batch it is given: the
 export or compilation is timed, the new runtime's outputs are compared with
@@ -136,6 +136,9 @@ class BackboneRuntime(nn.Module):
         runtime (str): one of :data:`BACKBONE_RUNTIMES`.
         timing_runs (int): for ``'auto'``, timed calls of each candidate on
             the first batch, in interleaved rounds.
+        compile_backend (str): the ``torch.compile`` backend of
+            ``'compile'`` (``'inductor'``, or e.g. ``'aot_eager'`` where no
+            C++ compiler is available).
 
     Attributes:
         report (dict): empty until the first call, then ``runtime`` (the
@@ -158,7 +161,7 @@ class BackboneRuntime(nn.Module):
     """
 
     def __init__(self, backbone: nn.Module, runtime: str = 'auto',
-                 timing_runs: int = 3):
+                 timing_runs: int = 3, compile_backend: str = 'inductor'):
         super().__init__()
         if runtime not in BACKBONE_RUNTIMES:
             raise ValueError(f'unknown backbone runtime {runtime!r}; choose '
@@ -170,6 +173,7 @@ class BackboneRuntime(nn.Module):
         self.module = backbone
         self.runtime = runtime
         self.timing_runs = timing_runs
+        self.compile_backend = compile_backend
         self.report = {}
         # a plain callable, not a submodule: the compiled and onnxruntime
         # forms must not add a second copy of the weights to state_dict()
@@ -205,7 +209,8 @@ class BackboneRuntime(nn.Module):
             return self.module
         if name == 'onnxruntime':
             return OnnxRuntimeModule(self.module, x, expected)
-        return torch.compile(self.module, dynamic=True)
+        return torch.compile(self.module, dynamic=True,
+                             backend=self.compile_backend)
 
     def _prepare(self, x: torch.Tensor) -> Callable:
         began = time.perf_counter()

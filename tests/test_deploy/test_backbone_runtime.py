@@ -70,6 +70,23 @@ def test_auto_takes_onnxruntime_only_when_clearly_faster():
     assert report['runtime'] in line and 'first batch 1x3x128x128' in line
 
 
+def test_compile_runtime_checks_and_reports_like_the_others():
+    """The compile path (here with the aot_eager backend, which needs no
+    C++ compiler): its first call compiles, is checked against eager and
+    reported; inductor's own numerics are the deploy tests' concern."""
+    backbone = deploy_t0()
+    runtime = BackboneRuntime(backbone, 'compile', compile_backend='aot_eager')
+    for shape in ((1, 3, 64, 96), (2, 3, 96, 64)):
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            got, expected = runtime(x), backbone(x)
+        assert relative_error(got, expected) <= PARITY_TOLERANCE
+    report = runtime.report
+    assert report['runtime'] == report['requested'] == 'compile'
+    assert report['setup_s'] > 0 and report['parity_error'] <= PARITY_TOLERANCE
+    assert 'candidate_ms' not in report
+
+
 def test_eager_runtime_is_the_backbone_itself():
     backbone = deploy_t0()
     runtime = BackboneRuntime(backbone, 'eager')

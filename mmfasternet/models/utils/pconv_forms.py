@@ -15,8 +15,9 @@ Deploy forms (``deploy_fw_type`` of :class:`FasterNet`):
   ``torch.compile`` handle best: batched GEMMs with broadcast weights
   export as Expand/Where/Shape chains, inductor fuses and prepacks convs
   better than these GEMMs, and onnxruntime runs one 1x1 conv over the
-  concatenation faster than two over channel slices summed (FasterNet-S
-  backbone, 800x1333, 2 threads: 653 vs 714 ms, docs/benchmarks.md).
+  concatenation faster than two over channel slices summed (in onnxruntime
+  the paper protocol's graph, which has this shape, took 4-7% less time
+  than the sliced one at 224x224, 1 thread; docs/benchmarks.md).
 - ``'auto'`` (default): ``'conv'`` while ``torch.onnx`` exports or
   ``torch.compile`` traces the model, ``'gemm'`` otherwise.
 
