@@ -34,7 +34,8 @@ from .onnx import PARITY_TOLERANCE, export, onnxruntime_session
 
 __all__ = [
     'AUTO_MARGIN', 'BACKBONE_RUNTIMES', 'BackboneRuntime', 'OnnxRuntimeModule',
-    'describe_report', 'onnxruntime_available', 'use_backbone_runtime'
+    'check_backbone_runtime', 'describe_report', 'onnxruntime_available',
+    'use_backbone_runtime'
 ]
 
 BACKBONE_RUNTIMES = ('auto', 'eager', 'onnxruntime', 'compile')
@@ -72,6 +73,23 @@ def onnxruntime_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def check_backbone_runtime(runtime: str) -> None:
+    """Raise, before any work, for a runtime that cannot run here.
+
+    Raises:
+        ValueError: for a name not in :data:`BACKBONE_RUNTIMES`.
+        ImportError: ``'onnxruntime'`` without onnxruntime installed.
+    """
+    if runtime not in BACKBONE_RUNTIMES:
+        raise ValueError(f'unknown backbone runtime {runtime!r}; choose '
+                         f'from {BACKBONE_RUNTIMES}.')
+    if runtime == 'onnxruntime' and not onnxruntime_available():
+        raise ImportError(
+            'the onnxruntime backbone runtime needs onnxruntime: pip '
+            'install -r requirements/deploy.txt, or use '
+            '--backbone-runtime eager.')
 
 
 class OnnxRuntimeModule(nn.Module):
@@ -163,13 +181,7 @@ class BackboneRuntime(nn.Module):
     def __init__(self, backbone: nn.Module, runtime: str = 'auto',
                  timing_runs: int = 3, compile_backend: str = 'inductor'):
         super().__init__()
-        if runtime not in BACKBONE_RUNTIMES:
-            raise ValueError(f'unknown backbone runtime {runtime!r}; choose '
-                             f'from {BACKBONE_RUNTIMES}.')
-        if runtime == 'onnxruntime' and not onnxruntime_available():
-            raise ImportError(
-                'the onnxruntime backbone runtime needs onnxruntime: pip '
-                'install -r requirements/deploy.txt, or pick eager.')
+        check_backbone_runtime(runtime)
         self.module = backbone
         self.runtime = runtime
         self.timing_runs = timing_runs

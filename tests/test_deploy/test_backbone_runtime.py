@@ -193,5 +193,33 @@ def test_deploy_hook_from_a_config_checks_its_runtime():
     hook = HOOKS.build(dict(type='DeployHook', backbone_runtime='eager'))
     assert hook.backbone_runtime == 'eager' and hook.report == {}
     assert HOOKS.build(dict(type='DeployHook')).backbone_runtime == 'auto'
-    with pytest.raises(ValueError, match="unknown backbone_runtime 'trt'"):
+    with pytest.raises(ValueError, match="unknown backbone runtime 'trt'"):
         HOOKS.build(dict(type='DeployHook', backbone_runtime='trt'))
+
+
+def test_onnxruntime_missing_is_one_error_before_any_work(monkeypatch,
+                                                          capsys):
+    """Without onnxruntime: the hook, the wrapper and tools/test.py (an
+    argparse error, before the config's data or model is touched) say what
+    to install or use instead."""
+    import sys
+
+    from mmengine.registry import HOOKS
+
+    from mmfasternet.testing import REPO_ROOT, load_tool
+    monkeypatch.setitem(sys.modules, 'onnxruntime', None)
+    with pytest.raises(ImportError, match='requirements/deploy.txt'):
+        HOOKS.build(dict(type='DeployHook', backbone_runtime='onnxruntime'))
+    with pytest.raises(ImportError, match='--backbone-runtime eager'):
+        BackboneRuntime(deploy_t0(), 'onnxruntime')
+    # auto falls back to eager and says why
+    runtime = BackboneRuntime(deploy_t0(), 'auto')
+    with torch.no_grad():
+        runtime(torch.randn(1, 3, 32, 32))
+    assert runtime.report['reason'] == 'auto: onnxruntime is not installed'
+    config = f'{REPO_ROOT}/configs/maskrcnn_fasternet_t0_coco.py'
+    with pytest.raises(SystemExit) as error:
+        load_tool('test').main([config, 'none.pth', '--deploy',
+                                '--backbone-runtime', 'onnxruntime'])
+    assert error.value.code == 2
+    assert 'needs onnxruntime' in capsys.readouterr().err
