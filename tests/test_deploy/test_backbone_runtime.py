@@ -76,11 +76,10 @@ def test_compile_runtime_checks_and_reports_like_the_others():
     reported; inductor's own numerics are the deploy tests' concern."""
     backbone = deploy_t0()
     runtime = BackboneRuntime(backbone, 'compile', compile_backend='aot_eager')
-    for shape in ((1, 3, 64, 96), (2, 3, 96, 64)):
-        x = torch.randn(*shape)
-        with torch.no_grad():
-            got, expected = runtime(x), backbone(x)
-        assert relative_error(got, expected) <= PARITY_TOLERANCE
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        got, expected = runtime(x), backbone(x)
+    assert relative_error(got, expected) <= PARITY_TOLERANCE
     report = runtime.report
     assert report['runtime'] == report['requested'] == 'compile'
     assert report['setup_s'] > 0 and report['parity_error'] <= PARITY_TOLERANCE

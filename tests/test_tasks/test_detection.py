@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config
 
 from mmfasternet.model_zoo import find_model, original_checkpoints
-from mmfasternet.testing import make_demo_data, parse_metrics, run
+from mmfasternet.testing import load_tool, make_demo_data, parse_metrics, run
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET_CONFIGS = sorted(
@@ -305,18 +305,17 @@ def test_eval_rejects_unknown_metric():
     assert 'choose from bbox, segm, proposal' in result.stderr
 
 
-def test_backbone_runtime_needs_deploy_and_a_known_name():
+def test_backbone_runtime_needs_deploy_and_a_known_name(capsys):
     config = osp.join(REPO, 'configs', 'maskrcnn_fasternet_t0_coco.py')
     for options, message in (
             (['--backbone-runtime', 'onnxruntime'],
              '--backbone-runtime is an option of --deploy; add --deploy'),
             (['--deploy', '--backbone-runtime', 'tensorrt'],
              "invalid choice: 'tensorrt'")):
-        result = subprocess.run(
-            [sys.executable, tool('test.py'), config, 'none.pth', *options],
-            capture_output=True, text=True, cwd=REPO)
-        assert result.returncode == 2
-        assert message in result.stderr
+        with pytest.raises(SystemExit) as error:
+            load_tool('test').main([config, 'none.pth', *options])
+        assert error.value.code == 2
+        assert message in capsys.readouterr().err
 
 
 def test_user_config_outside_the_repo(coco_root, tmp_path):
