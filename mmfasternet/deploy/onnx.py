@@ -13,7 +13,6 @@ import warnings
 from collections import Counter
 from typing import List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 import torch.nn as nn
 
@@ -133,6 +132,21 @@ def onnxruntime_session(path: str, threads: Optional[int] = None,
                                 providers=['CPUExecutionProvider'])
 
 
+def relative_errors(got: Sequence[torch.Tensor],
+                    expected: Sequence[torch.Tensor]) -> List[float]:
+    """Per output pair, max |got - expected| / max |expected| (inf where
+    the two shapes differ); pairs beyond the shorter sequence are not
+    compared."""
+    errors = []
+    for a, b in zip(got, expected):
+        if a.shape != b.shape:
+            errors.append(float('inf'))
+            continue
+        scale = max(float(b.abs().max()), 1e-12)
+        errors.append(float((a.float() - b.float()).abs().max()) / scale)
+    return errors
+
+
 def check_parity(path: str, model: nn.Module,
                  shapes: Sequence[Tuple[int, int, int]],
                  channels_last: bool = False, seed: int = 1) -> List[dict]:
@@ -158,15 +172,10 @@ def check_parity(path: str, model: nn.Module,
             expected = model(x)
         if isinstance(expected, torch.Tensor):
             expected = (expected, )
-        errors, same_shapes = [], len(got) == len(expected)
-        for a, b in zip(got, expected):
-            b = b.numpy()
-            same_shapes &= a.shape == b.shape
-            if a.shape == b.shape:
-                scale = max(float(np.abs(b).max()), 1e-12)
-                errors.append(float(np.abs(a - b).max()) / scale)
-            else:
-                errors.append(float('inf'))
+        got = [torch.from_numpy(a) for a in got]
+        errors = relative_errors(got, expected)
+        same_shapes = len(got) == len(expected) and all(
+            a.shape == b.shape for a, b in zip(got, expected))
         results.append(
             dict(shape=(batch, 3, height, width), errors=errors,
                  ok=same_shapes and max(errors) <= PARITY_TOLERANCE))

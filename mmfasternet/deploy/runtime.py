@@ -30,7 +30,12 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
-from .onnx import PARITY_TOLERANCE, export, onnxruntime_session
+from .onnx import (
+    PARITY_TOLERANCE,
+    export,
+    onnxruntime_session,
+    relative_errors,
+)
 
 __all__ = [
     'AUTO_MARGIN', 'BACKBONE_RUNTIMES', 'BackboneRuntime', 'OnnxRuntimeModule',
@@ -53,17 +58,11 @@ def _as_tuple(outputs) -> tuple:
 
 def _relative_error(got: Sequence[torch.Tensor],
                     expected: Sequence[torch.Tensor]) -> float:
-    """The largest max |got - expected| / max |expected| over the outputs;
-    inf where their number or shapes differ."""
+    """The largest of :func:`relative_errors`; inf where the number of
+    outputs differs."""
     if len(got) != len(expected):
         return float('inf')
-    worst = 0.
-    for a, b in zip(got, expected):
-        if a.shape != b.shape:
-            return float('inf')
-        scale = max(float(b.abs().max()), 1e-12)
-        worst = max(worst, float((a.float() - b.float()).abs().max()) / scale)
-    return worst
+    return max(relative_errors(got, expected), default=0.)
 
 
 def onnxruntime_available() -> bool:
