@@ -130,6 +130,26 @@ def skipped_files(log):
     return set(re.findall(r'Skipped a damaged training sample: (\S+) ', log))
 
 
+def recorded(config, tmp_path):
+    """``config`` with a hook that records the files of every sample the
+    model is trained on; returns the new config and a function that reads
+    the recorded files back."""
+    record = tmp_path / 'trained_on.txt'
+    child = tmp_path / ('recorded_' + osp.basename(config))
+    child.write_text(
+        f'_base_ = {config!r}\n'
+        'custom_imports = dict(imports=[\n'
+        "    'mmfasternet', 'mmfasternet.models.heads.fasternet_head',\n"
+        "    'mmfasternet.testing.fault_hooks'], allow_failed_imports=False)\n"
+        f"custom_hooks = [dict(type='RecordTrainedSamplesHook', "
+        f'path={str(record)!r})]\n')
+
+    def trained_on():
+        return set(record.read_text().split()) if record.exists() else set()
+
+    return str(child), trained_on
+
+
 @pytest.fixture(scope='module')
 def coco_data(tmp_path_factory):
     return make_data('coco', tmp_path_factory.mktemp('coco') / 'demo_coco',
@@ -201,10 +221,13 @@ def test_detection_training_skips_damaged_images_in_worker_processes(
     worker processes are counted."""
     root = copy_of(coco_data, tmp_path)
     damaged = damage_four_ways(sorted((root / 'train2017').glob('*.jpg')))
-    log = train(DET_DEMO, tmp_path / 'work',
+    config, trained_on = recorded(DET_DEMO, tmp_path)
+    log = train(config, tmp_path / 'work',
                 det_options(root, workers=2, batch=6) + TRAIN_ONLY)
     assert 'Epoch(train) [1][1/1]' in log
     assert skipped_files(log) == set(damaged)
+    assert len(trained_on()) == 2  # the two whole images of the six
+    assert not trained_on() & set(damaged)
     counted = int(re.search(r'Epoch 1: (\d+) damaged training sample',
                             log).group(1))
     # every damaged sample is drawn once by the sampler, and again whenever
@@ -226,6 +249,25 @@ def test_on_damaged_error_stops_at_the_first_damaged_image(imagenet_data,
     assert str(path) in message
     assert 'truncated JPEG' in message
     assert 'check_dataset.py' in message
+
+
+def test_training_skips_a_truncated_image_that_the_decoder_would_fill(
+        imagenet_data, tmp_path, monkeypatch):
+    """A truncated training JPEG that the pipeline's decoder (Pillow with
+    ``LOAD_TRUNCATED_IMAGES``) would decode, grey-filled, is skipped like
+    any damaged file, and the model is never trained on it."""
+    from PIL import ImageFile
+    root = copy_of(imagenet_data, tmp_path)
+    path = sorted((root / 'train').glob('*/*.JPEG'))[0]
+    truncate(path)
+    monkeypatch.setattr(ImageFile, 'LOAD_TRUNCATED_IMAGES', True)
+    config, trained_on = recorded(CLS_DEMO, tmp_path)
+    log = train(config, tmp_path / 'work', cls_options(root) + TRAIN_ONLY + [
+        'train_dataloader.dataset.pipeline.0.imdecode_backend=pillow'])
+    assert 'Epoch(train) [1][1/1]' in log
+    assert skipped_files(log) == {str(path)}
+    whole = {str(p) for p in (root / 'train').glob('*/*.JPEG') if p != path}
+    assert trained_on() == whole  # and one of them took its place
 
 
 def test_damaged_test_image_is_one_error_even_when_the_decoder_fills_it(
@@ -260,9 +302,12 @@ def test_segmentation_training_skips_a_truncated_label_map(ade_data,
     root = copy_of(ade_data, tmp_path)
     label = sorted((root / 'annotations' / 'training').glob('*.png'))[0]
     truncate(label, keep=0.7)
-    log = train(SEG_DEMO, tmp_path / 'work', seg_options(root) + TRAIN_ONLY)
+    config, trained_on = recorded(SEG_DEMO, tmp_path)
+    log = train(config, tmp_path / 'work', seg_options(root) + TRAIN_ONLY)
     assert 'Iter(train) [1/1]' in log
     assert skipped_files(log) == {str(label)}
+    labels = {p for p in trained_on() if p.endswith('.png')}
+    assert labels and str(label) not in labels
     assert 'truncated PNG' in log
     counted = int(re.search(r'skipped during this run: (\d+)', log).group(1))
     assert counted >= 1
@@ -275,10 +320,12 @@ def test_classification_training_skips_damaged_images_in_workers(
     truncate(images[0])
     with open(images[1], 'w') as f:
         f.write('not an image')
-    log = train(CLS_DEMO, tmp_path / 'work',
+    config, trained_on = recorded(CLS_DEMO, tmp_path)
+    log = train(config, tmp_path / 'work',
                 cls_options(root, workers=2) + TRAIN_ONLY)
     assert 'Epoch(train) [1][1/1]' in log
     assert skipped_files(log) == {str(images[0]), str(images[1])}
+    assert not trained_on() & {str(images[0]), str(images[1])}
     counted = int(re.search(r'Epoch 1: (\d+) damaged training sample',
                             log).group(1))
     assert counted >= 2
@@ -351,7 +398,7 @@ def test_classification_class_order_other_than_the_labels_is_an_error(
 
 
 @pytest.mark.parametrize('task', ['detection', 'segmentation',
-                                  'classification'])
+                                  'classification', 'preprocessor'])
 def test_head_num_classes_other_than_the_classes_is_an_error(
         task, coco_data, ade_data, imagenet_data, tmp_path):
     if task == 'detection':
@@ -367,11 +414,16 @@ def test_head_num_classes_other_than_the_classes_is_an_error(
         ]
         expected = ['model.auxiliary_head.num_classes = 19',
                     'has 150 classes']
-    else:
+    elif task == 'classification':
         config, options = CLS_DEMO, cls_options(imagenet_data) + [
             'model.head.num_classes=1000'
         ]
         expected = ['model.head.num_classes = 1000', 'has 3 classes']
+    else:  # the batch mixup/cutmix of mmpretrain's data preprocessor
+        config, options = CLS_DEMO, cls_options(imagenet_data) + [
+            'data_preprocessor.num_classes=5'
+        ]
+        expected = ['data_preprocessor.num_classes = 5', 'has 3 classes']
     message = expect_error(raised(train, config, tmp_path / 'work', options),
                            'DatasetConfigError')
     for text in expected:
@@ -491,6 +543,30 @@ def test_check_dataset_lists_damaged_files_and_size_mismatches(
                                   extra=['--check-data']),
                            'DatasetCheckError')
     assert f'{damaged[0]}: truncated JPEG' in message
+
+
+def test_check_dataset_compares_sizes_as_the_loader_turns_the_image(
+        tmp_path, capsys):
+    """Image sizes are compared with the annotations after the EXIF
+    orientation that mmcv's loader applies: a photo stored on its side with
+    the orientation tag that turns it upright matches its 64x48 annotation;
+    an upright 64x48 photo whose tag turns it on its side (48x64 as loaded)
+    does not."""
+    from PIL import Image
+    root = make_data('coco', tmp_path / 'coco', 2, 2, size=(48, 64))
+    images = sorted((root / 'val2017').glob('*.jpg'))
+    turned = Image.Exif()
+    turned[0x0112] = 6  # rotate 90 degrees clockwise to display
+    upright = Image.open(images[0])
+    # stored as the camera held it: 48 wide, 64 high, turned by the tag
+    upright.transpose(Image.Transpose.ROTATE_90).save(images[0], exif=turned)
+    Image.open(images[1]).save(images[1], exif=turned)
+    code, out = check_dataset([DET_DEMO, '--split', 'val', '--cfg-options',
+                               *det_options(root)], capsys)
+    assert code == 1, out
+    assert str(images[0]) not in out
+    assert (f'{images[1]}: 48x64 (width x height) after its EXIF orientation'
+            ' (stored as 64x48), but the annotation says 64x48') in out
 
 
 def test_check_dataset_segmentation_and_classification(

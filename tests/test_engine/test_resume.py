@@ -281,3 +281,146 @@ def test_iteration_based_resume_repeats_the_losses(tmp_path):
     assert sorted(expected) == list(range(1, 7))
     for iteration in range(4, 7):
         assert resumed[iteration] == expected[iteration], iteration
+
+
+def test_resume_takes_the_furthest_not_the_newest_nor_the_named(tmp_path):
+    """The three candidates a rule could take are three different files:
+    the furthest into training (epoch_3), the newest on disk (epoch_1) and
+    the one ``last_checkpoint`` names (epoch_2)."""
+    for epoch, age in ((1, 0), (2, 100), (3, 200)):
+        path = tmp_path / f'epoch_{epoch}.pth'
+        _save(path, 4 * epoch)
+        stamp = 1_700_000_000 - age
+        os.utime(path, (stamp, stamp))
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
+    path, note = find_resumable_checkpoint(str(tmp_path))
+    assert path == str(tmp_path / 'epoch_3.pth')
+    assert 'epoch 3, iteration 12' in note
+
+
+def test_a_last_checkpoint_cut_by_a_crash_is_not_trusted(tmp_path):
+    """A crash while ``last_checkpoint`` was written leaves a prefix of the
+    path in it: resuming falls back to the checkpoints that load."""
+    _save(tmp_path / 'epoch_1.pth', 4)
+    _save(tmp_path / 'epoch_12.pth', 48)
+    cut = str(tmp_path / 'epoch_12.pth')[:-5]  # '.../epoch_1'
+    (tmp_path / 'last_checkpoint').write_text(cut)
+    path, note = find_resumable_checkpoint(str(tmp_path))
+    assert path == str(tmp_path / 'epoch_12.pth')
+    assert f'{cut} (named by last_checkpoint, missing)' in note
+
+
+CLS_DEMO = osp.join(REPO, 'configs', 'demo', 'fasternet_t0_shapes_demo.py')
+
+
+@pytest.fixture(scope='module')
+def imagenet_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('data') / 'imagenet'
+    return make_demo_data('imagenet', root, train=16, val=4, size=40)
+
+
+def write_cls_config(tmp_path, root, custom_hooks='[]', name='cls.py',
+                     checkpoint='', evaluator='', losses='run'):
+    """The classification demo on 16 images of 40x40, 2 epochs of batches
+    of 2 per process (4 iterations an epoch in a 2-process run), drop path
+    (random in every iteration), validation (with a worker process, whose
+    start draws from torch's generator) and a checkpoint after every
+    epoch, seeded (with a different seed per process); every process
+    records its losses into ``<tmp_path>/losses_<losses>.rank{N}``."""
+    path = tmp_path / name
+    record = str(tmp_path / f'losses_{losses}')
+    path.write_text(textwrap.dedent(f"""
+        _base_ = {CLS_DEMO!r}
+        custom_imports = dict(
+            imports=['mmfasternet', 'mmfasternet.models.heads.fasternet_head',
+                     'mmfasternet.testing.fault_hooks'],
+            allow_failed_imports=False)
+        data_root = '{root}'
+        batch_size = 2
+        model = dict(backbone=dict(drop_path_rate=0.1))
+        train_dataloader = dict(batch_size=batch_size, num_workers=0,
+                                dataset=dict(data_root=data_root))
+        val_dataloader = dict(batch_size=2, num_workers=1,
+                              dataset=dict(data_root=data_root))
+        test_dataloader = val_dataloader
+        train_cfg = dict(max_epochs=2, val_interval=1)
+        default_hooks = dict(logger=dict(interval=1),
+                             checkpoint=dict(interval=1, max_keep_ckpts=1,
+                                             {checkpoint}))
+        randomness = dict(seed=0, diff_rank_seed=True)
+        custom_hooks = [dict(type='RecordLossesHook', path={record!r})
+                        ] + {custom_hooks}
+        """) + (f'val_evaluator = {evaluator}\n' if evaluator else ''))
+    return path
+
+
+@pytest.mark.parametrize('killed', [True, False],
+                         ids=['killed-mid-write', 'disk-full-mid-write'])
+def test_crash_while_writing_a_best_checkpoint_keeps_the_previous_best(
+        tmp_path, imagenet_root, killed):
+    """``save_best``: the previous best checkpoint is deleted only once the
+    new one is complete."""
+    config = write_cls_config(
+        tmp_path, imagenet_root,
+        f"[dict(type='FailCheckpointWriteHook', epoch=2, killed={killed}, "
+        "stage='val')]",
+        checkpoint="save_best='count/evaluations', rule='greater'",
+        evaluator="dict(_delete_=True, type='EvaluationCountMetric')")
+    work_dir = tmp_path / 'work'
+    crashed = train(config, work_dir, expect_ok=False)
+    assert crashed.returncode == (-signal.SIGXFSZ if killed else 1), \
+        crashed.stdout[-3000:] + crashed.stderr[-3000:]
+    best = work_dir / 'best_count_evaluations_epoch_1.pth'
+    assert torch.load(best, weights_only=True)['meta']['epoch'] == 1
+    assert not (work_dir / 'best_count_evaluations_epoch_2.pth').exists()
+    # the epoch checkpoint written before the validation is complete
+    assert torch.load(work_dir / 'epoch_2.pth',
+                      weights_only=True)['meta']['epoch'] == 2
+
+
+def dist_train(config, work_dir, port, *options):
+    return subprocess.run(
+        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), str(config), '2',
+         '--work-dir', str(work_dir), *options],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+        env=dict(os.environ, PYTHON=sys.executable, PORT=str(port),
+                 OMP_NUM_THREADS='1'))
+
+
+def recorded_losses(tmp_path, losses, rank=0):
+    """{iteration: loss} that RecordLossesHook wrote for ``rank``; for an
+    iteration run twice (before a kill and after the resume) the later."""
+    path = tmp_path / f'losses_{losses}.rank{rank}'
+    return {row['iter']: row['loss']
+            for row in map(json.loads, path.read_text().splitlines())}
+
+
+def test_two_process_resume_restores_the_states_of_every_rank(
+        tmp_path, imagenet_root):
+    """Killed in epoch 2 of a 2-process run and resumed from epoch_1.pth:
+    every process computes the losses of the uninterrupted run, which
+    takes the random states of every rank, each from its own seed, and
+    a validation between the epochs that leaves them as they were."""
+    result = dist_train(
+        write_cls_config(tmp_path, imagenet_root, losses='uninterrupted'),
+        tmp_path / 'uninterrupted', 29540)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    work_dir = tmp_path / 'work'
+    killed = dist_train(
+        write_cls_config(tmp_path, imagenet_root,
+                         "[dict(type='KillAtIterHook', iteration=6)]",
+                         name='killed.py', losses='resumed'), work_dir, 29541)
+    assert killed.returncode != 0
+    result = dist_train(
+        write_cls_config(tmp_path, imagenet_root, losses='resumed'),
+        work_dir, 29542, '--resume')
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-5000:]
+    assert 'epoch_1.pth (epoch 1, iteration 4)' in log
+    assert 'Random generator states restored' in log
+    for rank in (0, 1):
+        expected = recorded_losses(tmp_path, 'uninterrupted', rank)
+        resumed = recorded_losses(tmp_path, 'resumed', rank)
+        assert sorted(expected) == sorted(resumed) == list(range(1, 9))
+        assert [resumed[i] for i in range(5, 9)] == \
+            [expected[i] for i in range(5, 9)], rank

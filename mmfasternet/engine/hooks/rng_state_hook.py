@@ -71,14 +71,22 @@ class RNGStateHook(Hook):
 
     mmengine saves the seed but re-seeds on resume, which restarts every
     random stream at the seed's beginning. The sampler's order already
-    follows ``seed + epoch``; this hook covers the rest. States are those
-    of the process that saves (rank 0); in distributed runs each rank's
-    states are gathered at the end of each epoch, so epoch checkpoints
-    restore every rank.
+    follows ``seed + epoch``; this hook covers the rest:
 
-    Epoch-based loops resume at an epoch start; iteration-based loops
-    (``IterBasedTrainLoop``) re-read the batches already trained on, and
-    the states are restored after that, before the first new batch.
+    - the states are saved with each checkpoint; in distributed runs every
+      rank's states are gathered at the end of each epoch and saved with
+      that epoch's checkpoints (other checkpoints hold rank 0's);
+    - validation during training runs between the generators' saved and
+      restored states, so that it leaves the training's random streams as
+      they were (a resumed run does not repeat the validation that
+      followed its checkpoint);
+    - epoch-based loops restore the states at the start of the next epoch.
+      Iteration-based loops (``IterBasedTrainLoop``) re-read the batches
+      already trained on when they resume; the states are restored after
+      that, before the first new batch. This needs the loop's
+      ``dataloader_iterator`` attribute (mmengine 0.10), the only thing
+      this hook uses that is not a hook method: the iterator is wrapped so
+      that the states are set right before its first new batch.
 
     What cannot be restored: random streams inside dataloader worker
     processes (``num_workers > 0``) that persist across epochs
@@ -90,23 +98,34 @@ class RNGStateHook(Hook):
     priority = 'VERY_HIGH'
 
     def __init__(self):
-        self._rank_states: Optional[list] = None
+        # (iteration, states of every rank) gathered at an epoch's end
+        self._rank_states: Optional[tuple] = None
+        self._before_val: Optional[dict] = None
         self._to_restore: Optional[dict] = None
 
     def after_train_epoch(self, runner) -> None:
         # Runs before the checkpoint hook (priority VERY_LOW) saves.
         if is_distributed():
-            self._rank_states = all_gather_object(get_rng_states())
+            self._rank_states = (runner.iter,
+                                 all_gather_object(get_rng_states()))
+
+    def before_val_epoch(self, runner) -> None:
+        if runner.train_loop is not None:
+            self._before_val = get_rng_states()
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        # Before the checkpoint hook saves a best checkpoint.
+        states, self._before_val = self._before_val, None
+        if states is not None:
+            set_rng_states(states)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        states = get_rng_states()
-        per_rank = self._rank_states
-        if per_rank is not None and checkpoint['meta'].get('epoch') != \
-                runner.epoch + 1:
-            per_rank = None  # an iteration checkpoint: only rank 0's states
+        per_rank = [get_rng_states()]
+        if self._rank_states is not None and \
+                self._rank_states[0] == checkpoint['meta'].get('iter'):
+            per_rank = self._rank_states[1]
         checkpoint['rng_state'] = dict(
-            per_rank=per_rank or [states], world_size=get_dist_info()[1])
-        self._rank_states = None
+            per_rank=per_rank, world_size=get_dist_info()[1])
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         self._to_restore = checkpoint.get('rng_state')
