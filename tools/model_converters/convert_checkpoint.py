@@ -24,7 +24,7 @@ from mmfasternet.models.utils import (
     inspect_checkpoint,
     load_pretrained_backbone,
 )
-from mmfasternet.models.utils.checkpoint import (
+from mmfasternet.models.utils.state_dict_layouts import (
     HEAD_KEY_PATTERN,
     OUT_NORM_PATTERN,
 )

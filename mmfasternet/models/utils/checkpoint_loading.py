@@ -17,7 +17,6 @@ from ..heads.fasternet_head_keys import (
 )
 from .checkpoint_diagnosis import (
     CheckpointMismatchError,
-    check_backbone_state,
     describe_checkpoint,
     infer_arch,
     shorten_keys,
@@ -85,11 +84,13 @@ def load_pretrained_backbone(model: nn.Module,
                              map_location='cpu') -> Dict[str, List[str]]:
     """Load FasterNet weights from ``filename`` into the backbone ``model``.
 
-    Accepts every layout of :mod:`.state_dict_layouts`. Output norms
-    (``norm0/2/4/6``, new in dense prediction) and the classification head
-    may be absent from one side; anything else that does not match raises
-    :class:`CheckpointMismatchError`, so a wrong file never leaves the model
-    silently at random init. Logs one summary line.
+    Accepts every layout of :mod:`.state_dict_layouts`. The weights go
+    through ``model.load_state_dict``, where the backbone checks them (see
+    ``FasterNet._load_from_state_dict``): output norms (``norm0/2/4/6``,
+    new in dense prediction) and the classification head may be absent
+    from one side; anything else that does not fit raises
+    :class:`CheckpointMismatchError` naming the file, so a wrong file never
+    leaves the model silently at random init. Logs one summary line.
 
     Returns:
         dict: ``loaded``, ``missing`` and ``ignored`` key lists.
@@ -102,17 +103,14 @@ def load_pretrained_backbone(model: nn.Module,
     checkpoint = read_checkpoint(filename, map_location)
     state_dict = select_prefix(unwrap_state_dict(checkpoint), prefix)
     state_dict, layout = to_original_layout(state_dict)
+    try:
+        incompatible = model.load_state_dict(state_dict, strict=False)
+    except CheckpointMismatchError as error:
+        raise CheckpointMismatchError(f'{filename}: {error}') from None
+    missing, ignored = incompatible.missing_keys, \
+        incompatible.unexpected_keys
+    loaded = [key for key in state_dict if key not in ignored]
     arch_name = getattr(model, 'arch', {}).get('name', '?')
-    match = check_backbone_state(
-        model, state_dict, repr(filename),
-        f'Build the backbone with the matching arch, or point init_cfg '
-        f'at the checkpoint of arch {arch_name!r}.', prefix)
-
-    loaded, missing, ignored = (match['loaded'], match['missing'],
-                                match['ignored'])
-    incompatible = model.load_state_dict(
-        OrderedDict((key, state_dict[key]) for key in loaded), strict=False)
-    assert not incompatible.unexpected_keys
     summary = (f'FasterNet-{arch_name}: loaded {len(loaded)} tensors from '
                f'{filename} ({layout} layout')
     summary += f', prefix {prefix!r})' if prefix else ')'
@@ -135,10 +133,8 @@ def adapt_classifier_state_dict(backbone: nn.Module,
     ``avgpool_pre_head.1.``, ``head.``; or timm's names) under ``prefix`` is
     renamed to the classifier's (``backbone.``, and the head's names given
     by :mod:`~mmfasternet.models.heads.fasternet_head_keys`); an
-    mmpretrain/mmfasternet one (``backbone.``) is kept. Either way,
-    FasterNet weights that do not fit ``backbone`` (another variant, missing
-    tensors) raise :class:`CheckpointMismatchError` instead of mmengine's
-    warning, and so does a state dict with nothing for the backbone at all.
+    mmpretrain/mmfasternet one (``backbone.``) is kept. The backbone then
+    checks the weights meant for it as they load.
 
     Returns:
         str | None: the layout found (``'original'``, ``'timm'``,
@@ -162,16 +158,6 @@ def adapt_classifier_state_dict(backbone: nn.Module,
                 del state_dict[key]
         state_dict.update(
             (prefix + key, value) for key, value in renamed.items())
-        local = renamed
-
-    arch_name = getattr(backbone, 'arch', {}).get('name', '?')
-    check_backbone_state(
-        backbone, select_prefix(local, 'backbone.'),
-        f'The checkpoint loaded into this FasterNet classifier '
-        f'({layout} layout)',
-        f'Load the checkpoint of arch {arch_name!r} (configs/'
-        f'fasternet_{arch_name}_imagenet.py), or the config of the '
-        f'checkpoint\'s variant.')
     return layout
 
 
