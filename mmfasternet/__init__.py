@@ -1,45 +1,24 @@
 """mmfasternet: FasterNet as an OpenMMLab backbone.
 
-Importing this package registers ``FasterNet`` in mmengine's root ``MODELS``
-registry, which the mmdet, mmseg and mmpretrain registries fall back to, so
-``custom_imports=dict(imports=['mmfasternet'])`` is all a detection or
-segmentation config needs (classification configs also import
-``mmfasternet.models.heads.fasternet_head``).
+``import mmfasternet`` registers the ``FasterNet`` backbone in mmengine's
+root ``MODELS`` registry, which the mmdet, mmseg and mmpretrain registries
+fall back to, and the layer-decay optimizer constructor; it changes nothing
+else. So ``custom_imports=dict(imports=['mmfasternet'])`` is all a
+detection or segmentation config needs. The other parts register when
+their module is imported: the classification head
+(``mmfasternet.models.heads.fasternet_head``, which imports mmpretrain),
+the hooks ``tools/train.py`` and ``tools/test.py`` add to a run
+(``mmfasternet.engine.hooks``) and the loading transform that skips
+damaged files (``mmfasternet.datasets``).
 
 ``mmfasternet.ORIGINAL_CHECKPOINTS``: the file names of the original
 ImageNet release by arch, read from the model zoo's metafile
 (:func:`mmfasternet.model_zoo.original_checkpoints`), for scripts and
-tests. A config cannot use it (mmengine hands a config a ``LazyObject``
-for an imported name): configs write the file names out, and the tests
-check that they equal the metafile's.
+tests.
 """
-from . import datasets  # noqa: F401  (registers CheckedLoading)
-from .engine import FasterNetLayerDecayOptimWrapperConstructor
+from .engine.optim import FasterNetLayerDecayOptimWrapperConstructor
 from .models import FasterNet
-from .utils import allow_mmengine_checkpoints
 from .version import __version__
-
-allow_mmengine_checkpoints()
-
-
-def _support_a_loaded_mmdeploy():
-    """Inside mmdeploy's tools (mmdeploy already imported, the model config's
-    ``custom_imports`` importing mmfasternet), make mmdeploy work on this
-    stack (:mod:`mmfasternet.deploy.mmdeploy_support`). Never imports
-    mmdeploy itself, and never fails the import of mmfasternet."""
-    import sys
-    if 'mmdeploy' not in sys.modules:
-        return
-    try:
-        from .deploy import mmdeploy_support  # noqa: F401
-    except Exception as error:
-        import warnings
-        warnings.warn(f'mmfasternet: mmdeploy is loaded but its support '
-                      f'could not be set up ({type(error).__name__}: '
-                      f'{error}); deploying mmfasternet models may fail.')
-
-
-_support_a_loaded_mmdeploy()
 
 __all__ = [
     'FasterNet', 'FasterNetLayerDecayOptimWrapperConstructor',
@@ -53,8 +32,8 @@ def __getattr__(name: str):
 
     Raises:
         AttributeError: any other name.
-        FileNotFoundError: the metafile is missing (not an editable
-            install, see :mod:`mmfasternet.model_zoo`).
+        FileNotFoundError: the metafile is missing (see
+            :mod:`mmfasternet.model_zoo`).
     """
     if name == 'ORIGINAL_CHECKPOINTS':
         from .model_zoo import original_checkpoints

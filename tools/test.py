@@ -22,17 +22,21 @@ from mmfasternet.deploy.runtime import (
     BACKBONE_RUNTIMES,
     check_backbone_runtime,
 )
-from mmfasternet.engine import (
-    DeployHook,
-    add_runner_arguments,
-    apply_test_options,
-    check_checkpoint_file,
-    eval_metrics_help,
-    install_test_hooks,
-    load_config,
-    result_dump_metric,
+from mmfasternet.engine.distributed import (
     setup_cpu_distributed,
     shutdown_distributed,
+)
+from mmfasternet.engine.hooks import DeployHook
+from mmfasternet.engine.tasks import (
+    add_runner_arguments,
+    check_checkpoint_file,
+    install_test_hooks,
+    load_config,
+)
+from mmfasternet.engine.test_options import (
+    apply_test_options,
+    eval_metrics_help,
+    result_dump_metric,
 )
 
 

@@ -13,14 +13,16 @@ import os
 from mmengine.runner import Runner
 
 from mmfasternet.datasets import prepare_datasets
-from mmfasternet.engine import (
+from mmfasternet.engine.distributed import (
+    setup_cpu_distributed,
+    shutdown_distributed,
+)
+from mmfasternet.engine.resume import apply_resume
+from mmfasternet.engine.tasks import (
     add_runner_arguments,
-    apply_resume,
     check_checkpoint_file,
     install_training_hooks,
     load_config,
-    setup_cpu_distributed,
-    shutdown_distributed,
     task_of,
 )
 

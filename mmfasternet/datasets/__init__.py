@@ -13,12 +13,12 @@ from .config_checks import (
                             read_coco_categories,
 )
 from .guard import guard_data_loading, prepare_datasets
-from .integrity import damage_of_bytes, damage_of_file, inspect_image
+from .integrity import damage_of_bytes, damage_of_file
 from .transforms import CheckedLoading, DamagedFileError
 
 __all__ = [
     'CheckedLoading', 'DamagedFileError', 'DatasetConfigError',
     'DatasetNotFoundError', 'Problem', 'check_before_run', 'config_problems',
     'damage_of_bytes', 'damage_of_file', 'guard_data_loading',
-    'inspect_image', 'prepare_datasets', 'read_coco_categories'
+    'prepare_datasets', 'read_coco_categories'
 ]

@@ -1,30 +1,31 @@
-"""Read every annotation and image header of a config's datasets once and
-report what is wrong, before a run spends hours on them
+"""Read every sample of a config's datasets the way training reads it and
+list what is wrong, before a run spends hours on them
 (``tools/misc/check_dataset.py``, ``tools/train.py --check-data``).
 
 Besides the checks of :mod:`.config_checks` (paths, class names and order,
-num_classes), for every sample the training would use:
+``num_classes``), each sample goes through its pipeline's loading steps
+(``LoadImageFromFile``, and ``LoadAnnotations`` for label maps), so every
+image and label map is decoded as training decodes it:
 
-- each image (and label map) exists, is not empty, is not truncated and has
-  a header Pillow can read; with ``decode=True`` it also decodes;
-- detection: the image size (after EXIF orientation, as mmcv loads it)
-  equals the annotation's width and height;
-- segmentation: the label map has the image's size; with ``decode=True``
-  its values are classes (or the ignore index);
-- classification: labels are in ``[0, number of classes)``.
-
-No image is decoded by default: headers and the last KiB of each file.
+- a missing, empty, truncated or undecodable file is listed with the
+  reason;
+- detection: the image's size as loaded (after the EXIF orientation mmcv
+  applies) must equal the annotation's width and height;
+- segmentation: the label map must have its image's size and hold only
+  classes (or the ignore index);
+- classification: labels must be in ``[0, number of classes)``.
 """
 import copy
 import json
-import time
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import List, NamedTuple, Optional, Sequence
 
 from mmengine.config import Config
-from mmengine.fileio import LocalBackend, get_file_backend
 
-from .config_checks import Problem, _type_name, config_problems, dataset_specs
-from .integrity import ImageFileInfo, inspect_image
+from .config_checks import Problem, config_problems, dataset_specs
+from .guard import loading_steps
+from .transforms import DamagedFileError
+
+__all__ = ['DatasetCheckError', 'DatasetReport', 'check_datasets']
 
 
 class DatasetCheckError(ValueError):
@@ -35,61 +36,7 @@ class SplitSummary(NamedTuple):
     split: str
     key: str
     samples: int
-    files: int  # files read here
-    reused: int  # samples whose files an earlier dataset had read
-    build_seconds: float  # building the dataset (parsing annotations)
-    seconds: float  # checking the files
-    same_as: Optional[str]
-
-
-class DatasetReport:
-    """What :func:`check_datasets` found.
-
-    Attributes:
-        problems (list[Problem]): every finding, config checks first.
-        splits (list[SplitSummary]): per dataset: samples and files checked
-            and the time it took.
-    """
-
-    def __init__(self):
-        self.problems: List[Problem] = []
-        self.splits: List[SplitSummary] = []
-
-    def summary(self, limit: int = 10) -> str:
-        """A text report: per dataset what was checked, then the problems
-        grouped by kind, ``limit`` of each kind."""
-        lines = []
-        for s in self.splits:
-            if s.same_as:
-                lines.append(f'{s.split}: {s.key} is the dataset of '
-                             f'{s.same_as}, checked there')
-                continue
-            rate = s.files / s.seconds if s.seconds else float('inf')
-            lines.append(f'{s.split}: {s.key}: {s.samples} samples '
-                         f'(annotations read in {s.build_seconds:.1f} s), '
-                         f'{s.files} files read in {s.seconds:.2f} s '
-                         f'({rate:.0f} files/s)' +
-                         (f'; those of {s.reused} samples checked above'
-                          if s.reused else ''))
-        if not self.problems:
-            lines.append('No problems found.')
-            return '\n'.join(lines)
-        by_kind: Dict[str, List[Problem]] = {}
-        for problem in self.problems:
-            by_kind.setdefault(problem.kind, []).append(problem)
-        lines.append(f'{len(self.problems)} problem(s):')
-        for kind, problems in by_kind.items():
-            lines.append(f'{KIND_TITLES.get(kind, kind)}: {len(problems)}')
-            lines += [f'  - {p.message}' for p in problems[:limit]]
-            if len(problems) > limit:
-                lines.append(f'  ... and {len(problems) - limit} more '
-                             '(--out FILE.json lists them all)')
-        return '\n'.join(lines)
-
-    def to_dict(self) -> dict:
-        return dict(
-            splits=[s._asdict() for s in self.splits],
-            problems=[p._asdict() for p in self.problems])
+    same_as: Optional[str]  # the key of the dataset checked in its place
 
 
 KIND_TITLES = dict(
@@ -103,67 +50,117 @@ KIND_TITLES = dict(
 )
 
 
-def _inspect_file(path: str, backend_args, apply_orientation: bool,
-                  decode: bool) -> ImageFileInfo:
-    backend = get_file_backend(path, backend_args=backend_args,
-                               enable_singleton=True)
-    if isinstance(backend, LocalBackend):
-        return inspect_image(path, apply_orientation, decode)
+class DatasetReport:
+    """What :func:`check_datasets` found: ``problems`` (config checks
+    first) and ``splits`` (per dataset, the samples checked)."""
+
+    def __init__(self):
+        self.problems: List[Problem] = []
+        self.splits: List[SplitSummary] = []
+
+    def summary(self, limit: int = 10) -> str:
+        """Per dataset what was checked, then the problems grouped by kind,
+        ``limit`` of each kind."""
+        lines = [
+            f'{s.split}: {s.key} is the dataset of {s.same_as}, checked '
+            'there' if s.same_as else f'{s.split}: {s.key}: {s.samples} '
+            'samples' for s in self.splits
+        ]
+        if not self.problems:
+            return '\n'.join(lines + ['No problems found.'])
+        lines.append(f'{len(self.problems)} problem(s):')
+        kinds = {}
+        for problem in self.problems:
+            kinds.setdefault(problem.kind, []).append(problem)
+        for kind, problems in kinds.items():
+            lines.append(f'{KIND_TITLES.get(kind, kind)}: {len(problems)}')
+            lines += [f'  - {p.message}' for p in problems[:limit]]
+            if len(problems) > limit:
+                lines.append(f'  ... and {len(problems) - limit} more '
+                             '(--out FILE.json lists them all)')
+        return '\n'.join(lines)
+
+    def write(self, path: str) -> None:
+        """Write the whole report to ``path`` as json."""
+        with open(path, 'w') as f:
+            json.dump(dict(splits=[s._asdict() for s in self.splits],
+                           problems=[p._asdict() for p in self.problems]),
+                      f, indent=1)
+
+
+# What the worker processes read (set before the pool forks them).
+_dataset = _loading = None
+
+
+def _sample_problems(index: int) -> List[tuple]:
+    """(kind, path, message) of each problem of sample ``index``."""
+    info = _dataset.get_data_info(index)
+    img_path = info['img_path']
     try:
-        data = backend.get(path)
-    except Exception as error:
-        return ImageFileInfo(None, None, f'cannot be read ({error})')
-    return inspect_image(data, apply_orientation, decode)
+        results = _loading(copy.deepcopy(info))
+    except DamagedFileError as error:
+        return [('damaged_file', error.path, f'{error.path}: {error.reason}')]
+    problems = []
+    height, width = results.get('ori_shape', (None, None))
+    if 'width' in info and height is not None and \
+            (width, height) != (info['width'], info['height']):
+        from PIL import Image
+        with Image.open(img_path) as image:
+            stored = image.size
+        turned = (f' after its EXIF orientation (stored as {stored[0]}x'
+                  f'{stored[1]})' if stored != (width, height) else '')
+        problems.append(('size_mismatch', img_path,
+                         f'{img_path}: {width}x{height} (width x height)'
+                         f'{turned}, but the annotation says {info["width"]}'
+                         f'x{info["height"]}'))
+    label_map = results.get('gt_seg_map')
+    if label_map is not None:
+        problems += _label_map_problems(info, results, label_map)
+    classes = _dataset.metainfo.get('classes') or ()
+    if 'gt_label' in info and classes:
+        label = int(info['gt_label'])
+        if not 0 <= label < len(classes):
+            problems.append(('label_range', img_path,
+                             f'{img_path}: label {label} outside [0, '
+                             f'{len(classes)}) for {len(classes)} classes'))
+    return problems
 
 
-def _label_values(path: str, backend_args) -> Optional[list]:
-    import io
-
+def _label_map_problems(info, results, label_map) -> List[tuple]:
     import numpy as np
-    from mmengine import fileio
-    from PIL import Image
-    with Image.open(io.BytesIO(fileio.get(path, backend_args))) as label:
-        return np.unique(np.asarray(label)).tolist()
-
-
-def _inspect_sample(task):
-    """One sample's files (a process pool runs this)."""
-    (img_path, seg_path, backend_args, apply_orientation, decode) = task
-    image = _inspect_file(img_path, backend_args, apply_orientation, decode)
-    seg = values = None
-    if seg_path:
-        seg = _inspect_file(seg_path, backend_args, False, decode)
-        if decode and seg.problem is None:
-            values = _label_values(seg_path, backend_args)
-    return image, seg, values
-
-
-def _loader_orientation(dataset_cfg: dict) -> bool:
-    """Whether the pipeline's LoadImageFromFile applies EXIF orientation
-    (mmcv does for color_type 'color' and 'grayscale', the default)."""
-    for step in dataset_cfg.get('pipeline') or []:
-        if isinstance(step, dict) and _type_name(
-                step.get('type')) == 'LoadImageFromFile':
-            return step.get('color_type', 'color') in ('color', 'grayscale')
-    return True
+    seg_path = info['seg_map_path']
+    height, width = results['ori_shape']
+    if label_map.shape[:2] != (height, width):
+        return [('size_mismatch', seg_path,
+                 f'{seg_path}: label map {label_map.shape[1]}x'
+                 f'{label_map.shape[0]}, image {width}x{height}')]
+    if results.get('label_map') is not None:  # a subset of the classes
+        return []
+    classes = _dataset.metainfo['classes']
+    ignore = getattr(_dataset, 'ignore_index', 255)
+    values = np.unique(label_map)
+    outside = [int(v) for v in values if v >= len(classes) and v != ignore]
+    if not outside:
+        return []
+    shift = 1 if results.get('reduce_zero_label') else 0
+    return [('label_range', seg_path,
+             f'{seg_path}: values {[v + shift for v in outside]} beyond the '
+             f'{len(classes)} classes (highest valid: '
+             f'{len(classes) - 1 + shift}, ignore: {ignore})')]
 
 
 def _build_dataset(dataset_cfg: dict, scope: str):
-    """The dataset without its pipeline, built as the Runner would."""
-    import importlib
-
-    from mmengine.registry import DefaultScope
+    """The dataset without its pipeline, built as the Runner builds it."""
+    from mmengine.registry import DATASETS, DefaultScope
     cfg = copy.deepcopy(dataset_cfg)
     cfg['pipeline'] = []
-    registry = importlib.import_module(f'{scope}.registry').DATASETS
     with DefaultScope.overwrite_default_scope(scope):
-        return registry.build(cfg)
+        return DATASETS.build(cfg)
 
 
 def check_datasets(cfg: Config, task: str,
                    splits: Sequence[str] = ('train', 'val', 'test'),
-                   decode: bool = False, nproc: int = 1,
-                   progress: bool = False) -> DatasetReport:
+                   nproc: int = 1, progress: bool = False) -> DatasetReport:
     """Check the datasets of a config's splits (see the module docstring).
 
     Args:
@@ -172,57 +169,38 @@ def check_datasets(cfg: Config, task: str,
         splits (Sequence[str]): of 'train', 'val', 'test'; a split without
             a dataloader is passed over, one whose dataset another split
             uses is checked once.
-        decode (bool): also decode every image and label map (20-50 times
-            slower; finds damage inside a file's data).
         nproc (int): processes reading the files.
         progress (bool): show mmengine's progress bar.
-
-    Returns:
-        DatasetReport
     """
+    global _dataset, _loading
     report = DatasetReport()
     report.problems += config_problems(cfg, task, splits)
     if any(p.kind == 'missing_path' for p in report.problems):
         return report
     seen = {}
-    inspected = {}  # (img_path, seg_map_path) -> result, across datasets
     for spec in dataset_specs(cfg, splits):
-        identity = (_type_name(spec.cfg.get('type')), spec.ann_file,
-                    tuple(sorted(spec.prefixes.items())), spec.data_root,
-                    bool(spec.cfg.get('test_mode')),
-                    repr(spec.cfg.get('filter_cfg')))
+        identity = json.dumps({key: spec.cfg.get(key) for key in (
+            'type', 'ann_file', 'data_root', 'data_prefix', 'test_mode',
+            'filter_cfg', 'split')}, sort_keys=True, default=str)
         if identity in seen:
             report.splits.append(
-                SplitSummary(spec.split, spec.key, 0, 0, 0, 0., 0.,
-                             seen[identity]))
+                SplitSummary(spec.split, spec.key, 0, seen[identity]))
             continue
         seen[identity] = spec.key
-        start = time.perf_counter()
-        dataset = _build_dataset(spec.cfg, cfg.default_scope)
-        built = time.perf_counter()
-        backend_args = spec.cfg.get('backend_args')
-        orientation = _loader_orientation(spec.cfg)
-        infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-        tasks = [(info['img_path'], info.get('seg_map_path'), backend_args,
-                  orientation, decode) for info in infos]
-        new_tasks = list({t[:2]: t for t in tasks
-                          if t[:2] not in inspected}.values())
-        inspected.update(
-            zip((t[:2] for t in new_tasks), _run(new_tasks, nproc,
-                                                  progress)))
-        results = [inspected[t[:2]] for t in tasks]
-        classes = dataset.metainfo.get('classes')
-        for info, (image, seg, values) in zip(infos, results):
-            report.problems += _sample_problems(spec.key, task, info, image,
-                                                seg, values, classes,
-                                                dataset)
-        files = len(new_tasks) + sum(1 for t in new_tasks if t[1])
+        from mmcv.transforms import Compose
+        _dataset = _build_dataset(spec.cfg, cfg.default_scope)
+        with _scope(cfg.default_scope):
+            _loading = Compose(loading_steps(spec.cfg.get('pipeline') or [],
+                                             'error'))
+        indices = range(len(_dataset))
+        report.problems += [
+            Problem(kind, spec.key, path, message)
+            for found in _run(indices, nproc, progress)
+            for kind, path, message in found
+        ]
         report.splits.append(
-            SplitSummary(spec.split, spec.key, len(tasks), files,
-                         len(tasks) - len(new_tasks), built - start,
-                         time.perf_counter() - built, None))
-    # a file shared by several datasets is reported once
-    unique = {}
+            SplitSummary(spec.split, spec.key, len(_dataset), None))
+    unique = {}  # a file that several datasets share is reported once
     for problem in report.problems:
         unique.setdefault((problem.kind, problem.path, problem.message),
                           problem)
@@ -230,72 +208,20 @@ def check_datasets(cfg: Config, task: str,
     return report
 
 
-def _run(tasks, nproc, progress):
+def _scope(scope: str):
+    from mmengine.registry import DefaultScope
+    return DefaultScope.overwrite_default_scope(scope)
+
+
+def _run(indices, nproc: int, progress: bool) -> List[List[tuple]]:
+    from mmengine.utils import track_parallel_progress, track_progress
+    if progress:
+        if nproc > 1:
+            return track_parallel_progress(_sample_problems, list(indices),
+                                           nproc, chunksize=16)
+        return track_progress(_sample_problems, list(indices))
     if nproc > 1:
-        from mmengine.utils import track_parallel_progress
-        if progress:
-            return track_parallel_progress(_inspect_sample, tasks, nproc,
-                                           chunksize=16)
         from multiprocessing import Pool
         with Pool(nproc) as pool:
-            return pool.map(_inspect_sample, tasks, chunksize=16)
-    if progress:
-        from mmengine.utils import track_progress
-        return track_progress(_inspect_sample, tasks)
-    return [_inspect_sample(t) for t in tasks]
-
-
-def _sample_problems(key, task, info, image, seg, values, classes,
-                     dataset) -> List[Problem]:
-    problems = []
-    img_path = info['img_path']
-    if image.problem:
-        problems.append(Problem('damaged_file', key, img_path,
-                                f'{img_path}: {image.problem}'))
-    if task == 'detection' and image.size and 'width' in info:
-        expected = (info['width'], info['height'])
-        if image.size != expected:
-            turned = (' after its EXIF orientation (stored as '
-                      f'{image.raw_size[0]}x{image.raw_size[1]})'
-                      if image.size != image.raw_size else '')
-            problems.append(
-                Problem('size_mismatch', key, img_path,
-                        f'{img_path}: {image.size[0]}x{image.size[1]} '
-                        f'(width x height){turned}, but the annotation '
-                        f'says {expected[0]}x{expected[1]}'))
-    if seg is not None:
-        seg_path = info['seg_map_path']
-        if seg.problem:
-            problems.append(Problem('damaged_file', key, seg_path,
-                                    f'{seg_path}: {seg.problem}'))
-        elif image.size and seg.size != image.size:
-            problems.append(
-                Problem('size_mismatch', key, seg_path,
-                        f'{seg_path}: label map {seg.size[0]}x'
-                        f'{seg.size[1]}, image {image.size[0]}x'
-                        f'{image.size[1]}'))
-        if values is not None and classes is not None and info.get(
-                'label_map') is None:
-            highest = len(classes) - (0 if info.get('reduce_zero_label')
-                                      else 1)
-            ignore = getattr(dataset, 'ignore_index', 255)
-            outside = [v for v in values if v > highest and v != ignore]
-            if outside:
-                problems.append(
-                    Problem('label_range', key, seg_path,
-                            f'{seg_path}: values {outside} beyond the '
-                            f'{len(classes)} classes (highest valid: '
-                            f'{highest}, ignore: {ignore})'))
-    if task == 'classification' and 'gt_label' in info and classes:
-        label = int(info['gt_label'])
-        if not 0 <= label < len(classes):
-            problems.append(
-                Problem('label_range', key, img_path,
-                        f'{img_path}: label {label} outside [0, '
-                        f'{len(classes)}) for {len(classes)} classes'))
-    return problems
-
-
-def write_report(report: DatasetReport, path: str) -> None:
-    with open(path, 'w') as f:
-        json.dump(report.to_dict(), f, indent=1)
+            return pool.map(_sample_problems, indices, chunksize=16)
+    return [_sample_problems(index) for index in indices]

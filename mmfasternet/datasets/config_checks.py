@@ -12,8 +12,6 @@ before any work, not a traceback (or a silently wrong model) hours later.
 - ``num_classes`` of every classification-bearing head (and of mmpretrain's
   data preprocessor) equals the number of classes.
 """
-import copy
-import importlib
 import json
 import logging
 import os
@@ -213,30 +211,32 @@ def path_problems(cfg: Config, splits: Sequence[str]) -> List[Problem]:
 def dataset_class(dataset_cfg: dict, scope: str):
     """The dataset class a config's ``type`` names in ``scope`` (None when
     the registry does not know it: the Runner will say so)."""
-    from mmengine.registry import DefaultScope
+    from mmengine.registry import DATASETS
     dataset_type = dataset_cfg.get('type')
     if not isinstance(dataset_type, str):
         return dataset_type
-    registry = importlib.import_module(f'{scope}.registry').DATASETS
-    with DefaultScope.overwrite_default_scope(scope):
-        return registry.get(dataset_type)
+    return DATASETS.get(dataset_type if '.' in dataset_type else
+                        f'{scope}.{dataset_type}')
 
 
 def dataset_classes(dataset_cfg: dict, scope: str) -> Optional[tuple]:
     """The class names the dataset will use: its ``metainfo`` (or
-    mmpretrain's ``classes``) over the dataset type's ``METAINFO``, merged
-    by the dataset class itself. None when unknown."""
+    mmpretrain's ``classes``) over the dataset type's ``METAINFO``, a
+    string read as a file of names. None when unknown."""
     cls = dataset_class(dataset_cfg, scope)
-    if cls is None or not hasattr(cls, '_load_metainfo'):
+    if cls is None:
         return None
-    metainfo = copy.deepcopy(dict(dataset_cfg.get('metainfo') or {}))
-    classes = dataset_cfg.get('classes')
-    if classes is not None:
-        if isinstance(classes, str):
-            from mmengine import list_from_file
+    classes = (dataset_cfg.get('metainfo') or {}).get('classes')
+    if classes is None:
+        classes = dataset_cfg.get('classes')
+    if classes is None:
+        classes = (getattr(cls, 'METAINFO', None) or {}).get('classes')
+    if isinstance(classes, str):
+        from mmengine import list_from_file
+        try:
             classes = list_from_file(osp.expanduser(classes))
-        metainfo['classes'] = classes
-    classes = cls._load_metainfo(metainfo).get('classes')
+        except FileNotFoundError:
+            return None
     return tuple(classes) if classes is not None else None
 
 

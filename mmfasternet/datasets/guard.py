@@ -25,20 +25,28 @@ FILE_LOADERS = dict(
 PIPELINE_HOOK_KEYS = ('train_pipeline', 'switch_pipeline')
 
 
+def _checked(step, on_damaged: str, ann_file: str = None):
+    """``step`` wrapped in ``CheckedLoading`` if it loads files."""
+    name = _type_name(step.get('type')) if isinstance(step, dict) else ''
+    if name not in FILE_LOADERS:
+        return step
+    return ConfigDict(type='CheckedLoading', transforms=[step],
+                      file_keys=FILE_LOADERS[name], on_damaged=on_damaged,
+                      ann_file=ann_file)
+
+
 def wrap_loading_steps(pipeline: list, on_damaged: str,
                        ann_file: str = None) -> list:
     """The pipeline with each top-level file-loading step wrapped in
     ``CheckedLoading`` (steps already wrapped are left as they are)."""
-    wrapped = []
-    for step in pipeline:
-        name = _type_name(step.get('type')) if isinstance(step, dict) else ''
-        if name in FILE_LOADERS:
-            step = ConfigDict(
-                type='CheckedLoading', transforms=[step],
-                file_keys=FILE_LOADERS[name], on_damaged=on_damaged,
-                ann_file=ann_file)
-        wrapped.append(step)
-    return wrapped
+    return [_checked(step, on_damaged, ann_file) for step in pipeline]
+
+
+def loading_steps(pipeline: list, on_damaged: str) -> list:
+    """The top-level file-loading steps of ``pipeline``, each wrapped in
+    ``CheckedLoading``."""
+    return [_checked(step, on_damaged) for step in pipeline
+            if _checked(step, on_damaged) is not step]
 
 
 def _wrap_hook_pipelines(node, on_damaged: str):

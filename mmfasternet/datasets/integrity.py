@@ -10,7 +10,7 @@ end-of-image marker (FF D9), a PNG its IEND chunk.
 """
 import io
 import os
-from typing import NamedTuple, Optional, Tuple
+from typing import Optional
 
 JPEG_START = b'\xff\xd8\xff'
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -19,8 +19,6 @@ PNG_END = b'\x00\x00\x00\x00IEND\xaeB`\x82'
 # and for the padding some writers leave after the end marker.
 HEAD_BYTES = 32
 TAIL_BYTES = 1024
-# EXIF orientations that turn the decoded image by 90 or 270 degrees.
-TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
 
 
 def _jpeg_damage(data: bytes) -> Optional[str]:
@@ -125,7 +123,7 @@ def damage_of_file(path: str) -> Optional[str]:
 
     Reads its first 32 bytes and last KiB; the whole file only when a JPEG
     or PNG does not end with its end marker (to tell a trailer from a
-    truncation). About 10 us per file from the page cache.
+    truncation).
 
     Returns:
         str or None: ``'missing (no such file)'``, ``'a directory, not a
@@ -158,81 +156,12 @@ def damage_of_file(path: str) -> Optional[str]:
         return damage_of_bytes(f.read())
 
 
-class ImageFileInfo(NamedTuple):
-    """What the header of an image file says.
-
-    ``size`` is (width, height) in pixels as a loader with EXIF orientation
-    applied returns it (None when unreadable), ``raw_size`` as stored,
-    ``problem`` why the file is damaged or unreadable (None when whole).
-    """
-    size: Optional[Tuple[int, int]]
-    raw_size: Optional[Tuple[int, int]]
-    problem: Optional[str]
-
-
-def inspect_image(data_or_path, apply_orientation: bool = True,
-                  decode: bool = False) -> ImageFileInfo:
-    """Size and damage of an image file from its header and end marker.
-
-    Args:
-        data_or_path (str | bytes): a local path or the whole file.
-        apply_orientation (bool): whether the loader turns the image by its
-            EXIF orientation (mmcv does for the ``'color'`` and
-            ``'grayscale'`` flags).
-        decode (bool): also decode the whole image with OpenCV (or Pillow
-            for formats OpenCV lacks), which finds damage inside the data
-            too, at 20-50 times the cost.
-
-    Returns:
-        ImageFileInfo
-    """
-    from PIL import Image, UnidentifiedImageError
-    if isinstance(data_or_path, bytes):
-        problem = damage_of_bytes(data_or_path)
-        source = io.BytesIO(data_or_path)
-    else:
-        problem = damage_of_file(data_or_path)
-        source = data_or_path
-    if problem is not None and problem.startswith(('missing', 'empty',
-                                                   'a directory')):
-        return ImageFileInfo(None, None, problem)
-    try:
-        with Image.open(source) as image:
-            raw_size = image.size
-            orientation = image.getexif().get(0x0112, 1)
-    except UnidentifiedImageError:
-        # Some formats OpenCV decodes are unknown to Pillow: decode them.
-        return ImageFileInfo(None, None, problem or decode_problem(source))
-    except (OSError, SyntaxError, ValueError) as error:
-        return ImageFileInfo(None, None, problem or
-                             f'unreadable header ({error})')
-    size = raw_size
-    if apply_orientation and orientation in TRANSPOSING_ORIENTATIONS:
-        size = raw_size[::-1]
-    if problem is None and decode:
-        problem = decode_problem(source)
-    return ImageFileInfo(size, raw_size, problem)
-
-
-def _read(source) -> bytes:
-    if isinstance(source, bytes):
-        return source
-    if isinstance(source, io.BytesIO):
-        return source.getvalue()
-    with open(source, 'rb') as f:
-        return f.read()
-
-
-def decode_problem(source) -> Optional[str]:
-    """Decode the whole image: None if OpenCV or Pillow can, else why not.
-
-    Args:
-        source (str | bytes | io.BytesIO): a local path or the file content.
-    """
+def decode_problem(data: bytes) -> Optional[str]:
+    """Decode a whole image file's content: None if OpenCV or Pillow can,
+    else why not."""
     import cv2
     import numpy as np
     from PIL import Image, UnidentifiedImageError
-    data = _read(source)
     if not data:
         return 'empty file (0 bytes)'
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)

@@ -21,7 +21,12 @@ ON_DAMAGED = ('skip', 'error')
 
 class DamagedFileError(OSError):
     """An image or label file is missing, empty, truncated or cannot be
-    decoded."""
+    decoded: ``path`` and ``reason`` say which and why."""
+
+    def __init__(self, message: str, path: str, reason: str):
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
 
 
 class SharedCounter:
@@ -115,7 +120,7 @@ class CheckedLoading(BaseTransform):
                 'entry; `python tools/misc/check_dataset.py CONFIG` lists '
                 'every damaged file of a dataset. (Training skips damaged '
                 'samples; evaluation stops, since skipping would change '
-                'the metrics.)') from cause
+                'the metrics.)', path, reason) from cause
         self.skipped.increment()
         print_log(
             f'Skipped a damaged training sample: {path}{source}: {reason}. '

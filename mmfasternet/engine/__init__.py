@@ -1,45 +1,11 @@
-from .hooks import (
-                    CheckpointCoverageHook,
-                    DeployHook,
-                    RNGStateHook,
-                    SafeCheckpointHook,
-)
-from .optim import FasterNetLayerDecayOptimWrapperConstructor
-from .resume import apply_resume, find_resumable_checkpoint
-from .tasks import (
-                    EVAL_METRICS,
-                    add_runner_arguments,
-                    apply_eval_metrics,
-                    apply_format_only,
-                    apply_tta,
-                    apply_visualization,
-                    check_checkpoint_file,
-                    install_test_hooks,
-                    install_training_hooks,
-                    load_config,
-                    result_dump_metric,
-                    setup_cpu_distributed,
-                    shutdown_distributed,
-                    task_of,
-)
-from .test_options import (
-                    apply_test_options,
-                    display_problem,
-                    eval_metrics_help,
-                    has_mask_head,
-                    resolve_show_dir,
-)
-from .wrappers import CPUDistributedDataParallel
+"""What connects FasterNet to mmengine's Runner. Importing this package
+imports nothing; each module registers or offers its own part:
 
-__all__ = [
-    'CPUDistributedDataParallel', 'CheckpointCoverageHook', 'DeployHook',
-    'FasterNetLayerDecayOptimWrapperConstructor', 'RNGStateHook',
-    'SafeCheckpointHook', 'EVAL_METRICS', 'add_runner_arguments',
-    'apply_eval_metrics', 'apply_format_only', 'apply_resume', 'apply_tta',
-    'apply_test_options', 'apply_visualization', 'check_checkpoint_file',
-    'display_problem',
-    'eval_metrics_help', 'find_resumable_checkpoint', 'has_mask_head',
-    'install_test_hooks', 'install_training_hooks', 'load_config',
-    'resolve_show_dir', 'result_dump_metric', 'setup_cpu_distributed',
-    'shutdown_distributed', 'task_of'
-]
+- :mod:`.optim`: the layer-decay optimizer constructor (registered by
+  ``import mmfasternet``);
+- :mod:`.hooks`: the hooks ``tools/train.py`` and ``tools/test.py`` add to
+  a run (crash-safe checkpoints, random states, checkpoint coverage,
+  damaged-sample counts, the deploy form);
+- :mod:`.tasks`, :mod:`.test_options`, :mod:`.resume`,
+  :mod:`.distributed`: the steps the two tools share.
+"""

@@ -1,23 +1,14 @@
 """What tools/train.py and tools/test.py need to serve detection,
-segmentation and classification configs with one pair of scripts."""
+segmentation and classification configs with one pair of scripts: the
+config as the tools start from it, the hooks they add to every run, and
+the checkpoint paths they are given."""
 import os
 import os.path as osp
-import re
 from typing import Optional
 
-import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 
-# tools/test.py's options live in test_options; their names stay here too.
-from .test_options import (  # noqa: F401
-    EVAL_METRICS,
-    apply_eval_metrics,
-    apply_format_only,
-    apply_test_options,
-    apply_tta,
-    apply_visualization,
-    result_dump_metric,
-)
+from ..utils import allow_mmengine_checkpoints, is_remote
 
 # Task of a config, read from its default_scope.
 SCOPE_TASKS = dict(mmdet='detection', mmseg='segmentation',
@@ -34,26 +25,26 @@ def _add_custom_hook(cfg: Config, hook: dict) -> None:
 
 def install_training_hooks(cfg: Config) -> None:
     """What ``tools/train.py`` adds to every config, after ``cfg.resume``
-    is decided: checkpoints that survive a crash (:class:`SafeCheckpointHook`
-    in place of mmengine's ``CheckpointHook``; a checkpoint hook of another
-    type is left as it is), random states saved for an exact resume
-    (:class:`RNGStateHook`), and the check that ``load_from`` / the resumed
-    file holds the model (:class:`CheckpointCoverageHook`, strict when
-    resuming)."""
+    is decided (see :mod:`.hooks`): checkpoints that survive a crash
+    (``SafeCheckpointHook`` in place of mmengine's ``CheckpointHook``; a
+    checkpoint hook of another type is left as it is), random states saved
+    for an exact resume (``RNGStateHook``), and when resuming the check
+    that the file holds the model (``CheckpointCoverageHook``)."""
+    from . import hooks  # noqa: F401  (registers them)
     checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
     if checkpoint is not None and checkpoint.get('type') in (
             'CheckpointHook', 'mmengine.CheckpointHook'):
         checkpoint['type'] = 'SafeCheckpointHook'
     _add_custom_hook(cfg, dict(type='RNGStateHook'))
-    _add_custom_hook(
-        cfg,
-        dict(type='CheckpointCoverageHook', strict=bool(cfg.get('resume'))))
+    if cfg.get('resume'):
+        _add_custom_hook(cfg, dict(type='CheckpointCoverageHook'))
 
 
 def install_test_hooks(cfg: Config) -> None:
     """What ``tools/test.py`` adds to every config: the checkpoint must hold
-    the whole model (:class:`CheckpointCoverageHook`)."""
-    _add_custom_hook(cfg, dict(type='CheckpointCoverageHook', strict=True))
+    the whole model (``CheckpointCoverageHook``)."""
+    from . import hooks  # noqa: F401  (registers them)
+    _add_custom_hook(cfg, dict(type='CheckpointCoverageHook'))
 
 
 def check_checkpoint_file(path: Optional[str], what: str) -> None:
@@ -64,7 +55,7 @@ def check_checkpoint_file(path: Optional[str], what: str) -> None:
     Raises:
         FileNotFoundError: naming ``what`` (the option) and the path.
     """
-    if path is None or re.match(r'^[a-zA-Z0-9+]+://', str(path)):
+    if path is None or is_remote(path):
         return
     if not osp.isfile(path):
         near = osp.dirname(osp.abspath(path))
@@ -83,42 +74,6 @@ def task_of(cfg: Config) -> str:
     return SCOPE_TASKS[scope]
 
 
-def setup_cpu_distributed(cfg: Config, launcher: str):
-    """Make ``--launcher pytorch/slurm`` work on machines without a GPU.
-
-    mmengine's launcher picks the GPU of the local rank and NCCL. Without a
-    GPU this initialises the process group with gloo first (mmengine then
-    keeps it) and wraps the model in DDP without device ids, with SyncBN
-    layers run as BatchNorm (:class:`CPUDistributedDataParallel`).
-    """
-    if launcher == 'none' or torch.cuda.is_available():
-        return
-    import torch.distributed as dist
-    if not dist.is_initialized():
-        if launcher == 'slurm':
-            import subprocess
-            os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
-            os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
-            os.environ.setdefault('LOCAL_RANK', os.environ['SLURM_LOCALID'])
-            os.environ.setdefault('MASTER_PORT', '29500')
-            if 'MASTER_ADDR' not in os.environ:
-                nodes = os.environ['SLURM_NODELIST']
-                os.environ['MASTER_ADDR'] = subprocess.getoutput(
-                    f'scontrol show hostname {nodes} | head -n1')
-        dist.init_process_group(backend='gloo')
-    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
-    env_cfg.setdefault('dist_cfg', ConfigDict())['backend'] = 'gloo'
-    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
-        type='MMDistributedDataParallel',
-        broadcast_buffers=False,
-        find_unused_parameters=cfg.get('find_unused_parameters', False))
-    if wrapper['type'] in ('MMDistributedDataParallel',
-                           'mmengine.MMDistributedDataParallel'):
-        wrapper['type'] = 'CPUDistributedDataParallel'
-    wrapper['device_ids'] = None
-    cfg.model_wrapper_cfg = wrapper
-
-
 def add_runner_arguments(parser, cfg_example: str):
     """The options tools/train.py and tools/test.py share: --cfg-options,
     --launcher and the --local-rank that torch.distributed.launch passes
@@ -133,22 +88,18 @@ def add_runner_arguments(parser, cfg_example: str):
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def shutdown_distributed():
-    """Tear the process group down before the interpreter exits: without
-    it, gloo's threads can abort a rank at shutdown ("terminate called
-    without an active exception") after the work itself has finished."""
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
-
-
 def load_config(config_path: str, launcher: str = 'none',
                 cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None):
     """The config as tools/train.py and tools/test.py start from it:
     ``--cfg-options`` merged, ``work_dir`` from the command line, else the
-    config's, else ``work_dirs/<config name>``. Returns (cfg, task)."""
+    config's, else ``work_dirs/<config name>``. Returns (cfg, task).
+
+    The tools load checkpoints, so this also lets torch's weights-only
+    unpickler read what mmengine writes into them
+    (:func:`~mmfasternet.utils.allow_mmengine_checkpoints`).
+    """
+    allow_mmengine_checkpoints()
     cfg = Config.fromfile(config_path)
     task = task_of(cfg)  # fails early, and clearly, on a foreign config
     cfg.launcher = launcher

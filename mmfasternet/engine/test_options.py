@@ -16,10 +16,12 @@ import os
 import os.path as osp
 import re
 import sys
-from importlib import import_module
 from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
+import mmengine.registry
 from mmengine.config import Config, ConfigDict
+
+from ..datasets.config_checks import iter_dataset_cfgs
 
 # -- looking classes up ------------------------------------------------------
 
@@ -32,9 +34,9 @@ def _registered_class(cfg: Config, registry_name: str, type_name):
         return type_name
     if not isinstance(type_name, str):
         return None
-    registry = getattr(import_module(f'{cfg.default_scope}.registry'),
-                       registry_name)
-    return registry.get(type_name)
+    registry = getattr(mmengine.registry, registry_name)
+    return registry.get(type_name if '.' in type_name else
+                        f'{cfg.default_scope}.{type_name}')
 
 
 def _library_ancestor(klass, known: Sequence[Tuple[str, str]]):
@@ -540,12 +542,6 @@ def display_problem() -> Optional[str]:
 # -- test-time augmentation --------------------------------------------------
 
 
-def _innermost_dataset(dataset_cfg):
-    while 'dataset' in dataset_cfg:
-        dataset_cfg = dataset_cfg['dataset']
-    return dataset_cfg
-
-
 _TTA_MODELS = dict(
     detection=dict(type='DetTTAModel',
                    tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5),
@@ -569,7 +565,8 @@ def apply_tta(cfg: Config, task: str):
         raise ValueError('--tta: mmdet\'s DetTTAModel does not support '
                          'instance segmentation (it refuses mask heads); use '
                          '--tta with box-only detectors.')
-    test_dataset = _innermost_dataset(cfg.test_dataloader.dataset)
+    test_dataset = next(iter_dataset_cfgs(cfg.test_dataloader.dataset,
+                                          ''))[1]
     if cfg.get('tta_model') is None:
         cfg.tta_model = copy.deepcopy(_TTA_MODELS[task])
     if cfg.get('tta_pipeline') is None:

@@ -1,5 +1,6 @@
-"""Helpers outside the models: atomic file writes and the weights-only
-allow-list for mmengine checkpoints."""
+"""Helpers outside the models: the weights-only allow-list for mmengine
+checkpoints, local paths and URIs, and timing."""
+from .uri import is_remote
 from .weights_only_allowlist import allow_mmengine_checkpoints
 
-__all__ = ['allow_mmengine_checkpoints']
+__all__ = ['allow_mmengine_checkpoints', 'is_remote']

@@ -1,14 +1,14 @@
-"""Let torch >= 2.6's safe checkpoint loading (``weights_only=True``, the new
-default of ``torch.load``) read mmengine's checkpoints, so that ``--resume``
-works, without switching the safety off.
+"""Let torch's weights-only unpickler (``torch.load(weights_only=True)``,
+the default of torch >= 2.6) read what mmengine writes into checkpoints.
 
-mmengine pickles its ``MessageHub`` into every checkpoint: ``HistoryBuffer``
-objects holding numpy arrays, and the buffer's statistics functions
-(``HistoryBuffer.min`` ...), which protocol-2 pickles reach through
-``builtins.getattr``. Rather than allow-listing ``getattr`` (a general
-attribute-access primitive), buffers pickled after this import leave out the
-four built-in statistics, which ``HistoryBuffer.__setstate__`` registers again
-on load anyway; the data classes are allow-listed.
+Checkpoints written by ``tools/train.py`` hold only plain values and load
+without this (see :class:`~mmfasternet.engine.hooks.SafeCheckpointHook`).
+Others may hold numpy arrays and scalars (in ``meta``) and mmengine's
+``HistoryBuffer``; the tools call :func:`allow_mmengine_checkpoints` before
+they load a checkpoint. A ``HistoryBuffer`` pickled with its statistics
+methods needs ``builtins.getattr``, a general attribute-access primitive,
+which is not allow-listed: such a file loads with
+``torch.load(weights_only=False)`` only, from a source you trust.
 """
 import importlib
 
@@ -36,29 +36,12 @@ def _numpy_globals():
     return allowed
 
 
-_BUILTIN_STATISTICS = ('min', 'max', 'current', 'mean')
-
-
-def _history_buffer_state(buffer) -> dict:
-    state = dict(buffer.__dict__)
-    custom = {
-        name: method
-        for name, method in buffer._statistics_methods.items()
-        if name not in _BUILTIN_STATISTICS
-    }
-    state.pop('statistics_methods', None)
-    if custom:
-        state['statistics_methods'] = custom
-    return state
-
-
-def allow_mmengine_checkpoints():
-    """Allow-list the data classes mmengine checkpoints contain and make new
-    ones loadable with ``weights_only=True``. Idempotent; a no-op on torch
-    without ``add_safe_globals``."""
+def allow_mmengine_checkpoints() -> None:
+    """Allow-list mmengine's ``HistoryBuffer`` and numpy's array and scalar
+    types for torch's weights-only unpickler, in this process. Idempotent;
+    a no-op on torch without ``torch.serialization.add_safe_globals``."""
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is None:
         return
     from mmengine.logging import HistoryBuffer
-    HistoryBuffer.__getstate__ = _history_buffer_state
     add_safe_globals([HistoryBuffer] + _numpy_globals())

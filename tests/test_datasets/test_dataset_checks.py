@@ -578,7 +578,7 @@ def test_check_dataset_segmentation_and_classification(
     Image.open(labels[1]).resize((32, 32)).save(labels[1])
     Image.fromarray(np.full((64, 64), 9, np.uint8)).save(labels[2])
     code, out = check_dataset(
-        [SEG_DEMO, '--decode', '--split', 'train', '--cfg-options',
+        [SEG_DEMO, '--split', 'train', '--cfg-options',
          *seg_options(root)], capsys)
     assert code == 1
     assert f'{labels[0]}: truncated PNG' in out

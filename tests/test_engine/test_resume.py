@@ -17,7 +17,7 @@ import textwrap
 import pytest
 import torch
 
-from mmfasternet.engine import find_resumable_checkpoint
+from mmfasternet.engine.resume import find_resumable_checkpoint
 from mmfasternet.testing import make_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -407,7 +407,7 @@ def test_show_with_show_dir_is_refused_for_segmentation(setup):
     saved."""
     from mmengine.config import Config
 
-    from mmfasternet.engine import apply_visualization
+    from mmfasternet.engine.test_options import apply_visualization
     cfg = Config.fromfile(setup['configs']['seg'])
     cfg.work_dir = 'work'
     with pytest.raises(ValueError, match='SegVisualizationHook saves nothing'):

@@ -71,7 +71,7 @@ def test_deploy_hook_is_found_from_each_scope(scope):
 
     from mmengine.registry import DefaultScope
 
-    from mmfasternet.engine import DeployHook
+    from mmfasternet.engine.hooks import DeployHook
     registry = import_module(f'{scope}.registry').HOOKS
     with DefaultScope.overwrite_default_scope(scope):
         hook = registry.build(dict(type='DeployHook'))

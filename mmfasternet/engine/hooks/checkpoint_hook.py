@@ -1,36 +1,90 @@
-"""A CheckpointHook whose checkpoints survive a crash at any instant and
-load under ``torch.load(weights_only=True)`` without importing anything."""
+"""Checkpoints that a crash cannot cost, and that load with torch's
+weights-only unpickler without importing anything."""
+import os
 import os.path as osp
-import re
-from contextlib import contextmanager
+from collections import defaultdict
+from typing import Dict, List
 
 import numpy as np
 from mmengine.dist import is_main_process
+from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import HistoryBuffer
 from mmengine.registry import HOOKS
 
-from ...utils.atomic_io import atomic_write, remove_partial_files
+from ...utils.uri import is_remote
 
-_URI = re.compile(r'^[a-zA-Z0-9+]+://')
+__all__ = ['AtomicLocalBackend', 'SafeCheckpointHook']
+
+# Suffix of a file being written; a crash can leave one behind.
+PARTIAL_SUFFIX = '.partial'
 
 
-class _DeferredRemovals:
-    """Stands in for a file backend and records ``remove``/``rmtree``
-    instead of running them; everything else goes to the real backend."""
+def _fsync_directory(path: str) -> None:
+    if not hasattr(os, 'O_DIRECTORY'):  # Windows cannot open directories
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    def __init__(self, backend):
-        self._backend = backend
-        self.pending = []
 
-    def remove(self, path):
-        self.pending.append(('remove', path))
+@register_backend('atomic_local')
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local file backend, made safe for checkpoints
+    (``backend_args=dict(backend='atomic_local')``):
 
-    def rmtree(self, path):
-        self.pending.append(('rmtree', path))
+    - ``put`` and ``put_text`` write under a temporary name
+      (``<name>.partial``), flush, fsync, then rename over the target: at
+      any instant the target holds its old or its new content in full;
+    - ``remove`` of a file is held back until a later ``put`` into the same
+      folder has completed (or :meth:`flush_removals` is called):
+      mmengine's ``CheckpointHook`` removes the oldest checkpoint, or the
+      previous best one, before it writes the next, so the file to remove
+      stays until its successor is complete.
+    """
 
-    def __getattr__(self, name):
-        return getattr(self._backend, name)
+    # by folder; shared by every instance (mmengine builds several)
+    _held_back: Dict[str, List[str]] = defaultdict(list)
+
+    def put(self, obj: bytes, filepath) -> None:
+        filepath = os.fspath(filepath)
+        folder = osp.dirname(osp.abspath(filepath))
+        os.makedirs(folder, exist_ok=True)
+        partial = filepath + PARTIAL_SUFFIX
+        try:
+            with open(partial, 'wb') as f:
+                f.write(obj)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(partial, filepath)
+        except BaseException:
+            if osp.exists(partial):
+                os.remove(partial)
+            raise
+        _fsync_directory(folder)
+        self.flush_removals(folder, keep=filepath)
+
+    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+        self.put(obj.encode(encoding), filepath)
+
+    def remove(self, filepath) -> None:
+        filepath = osp.abspath(os.fspath(filepath))
+        self._held_back[osp.dirname(filepath)].append(filepath)
+
+    @classmethod
+    def flush_removals(cls, folder: str, keep: str = None) -> None:
+        """Remove the files held back in ``folder`` (except ``keep``)."""
+        for path in cls._held_back.pop(osp.abspath(folder), []):
+            if osp.abspath(path) != osp.abspath(keep or '') and \
+                    osp.isfile(path):
+                os.remove(path)
+
+    @classmethod
+    def forget_removals(cls, folder: str) -> None:
+        """Drop the removals held back in ``folder`` without doing them."""
+        cls._held_back.pop(osp.abspath(folder), None)
 
 
 def _plain(value):
@@ -49,111 +103,65 @@ def _plain(value):
 
 @HOOKS.register_module()
 class SafeCheckpointHook(CheckpointHook):
-    """mmengine's ``CheckpointHook`` (same arguments), made safe against
-    crashes and loadable with torch's weights-only unpickler.
+    """mmengine's ``CheckpointHook`` (same arguments) whose checkpoints
+    survive a crash and load with ``torch.load(weights_only=True)``.
 
-    - Every checkpoint (``epoch_N.pth``, ``iter_N.pth``, ``best_*.pth``) is
-      written under a temporary name, fsynced, then renamed into place, and
-      so is ``last_checkpoint``. mmengine writes in place and deletes the
-      oldest checkpoint *before* writing the next one, so a crash during
-      the write (kill -9, out of memory, full disk) left a truncated file
-      and nothing to resume from. Here older checkpoints are deleted only
-      once the new one and ``last_checkpoint`` are complete; partial files
-      a crash leaves are removed when training starts again.
-    - The message hub is stored as plain lists and numbers (its
-      ``HistoryBuffer`` objects and numpy values are rebuilt on resume), so
-      the file loads with ``torch.load(weights_only=True)``, the default of
-      torch >= 2.6, with nothing allow-listed: e.g. ``DetInferencer(
-      model=None, weights=CKPT)`` reads the config from it without
-      ``import mmfasternet`` first.
+    - Into a local folder (no ``backend_args``, no remote ``out_dir``),
+      checkpoints are written through :class:`AtomicLocalBackend`: each
+      file (``epoch_N.pth``, ``iter_N.pth``, ``best_*.pth``) appears only
+      once complete, and with ``max_keep_ckpts`` or ``save_best`` the file
+      it replaces is removed only after that. A crash while writing (kill
+      -9, out of memory, a full disk) leaves the previous checkpoints as
+      they were and a ``.partial`` file, which the next run removes with a
+      warning. ``last_checkpoint`` is written by mmengine after the
+      checkpoint it names is complete.
+    - The message hub is stored as plain lists and numbers (rebuilt when
+      the checkpoint is loaded), so the file loads with torch's
+      weights-only unpickler (the default of torch >= 2.6) with nothing
+      allow-listed: ``DetInferencer(model=None, weights=CKPT)`` reads the
+      config from it without ``import mmfasternet``.
 
-    Atomic writes apply to local directories; with ``backend_args`` or a
-    remote ``out_dir`` the configured backend writes as it always does.
     ``tools/train.py`` puts this hook in place of ``CheckpointHook``.
     """
 
     def before_train(self, runner) -> None:
         out_dir = self.out_dir if self.out_dir is not None else runner.work_dir
-        if (self.backend_args is None and self.file_client_args is None
-                and not _URI.match(str(out_dir))):
+        atomic = (self.backend_args is None and self.file_client_args is None
+                  and not is_remote(out_dir))
+        if atomic:
             self.backend_args = dict(backend='atomic_local')
         super().before_train(runner)
-        if self.backend_args == dict(backend='atomic_local') and \
-                is_main_process():
-            for directory in {self.out_dir, runner.work_dir}:
-                for path in remove_partial_files(directory):
-                    runner.logger.warning(
-                        f'Removed {path}, the partial file of a checkpoint '
-                        f'whose writing was interrupted.')
-
-    @contextmanager
-    def _removals_after_saving(self):
-        real_backend = self.file_backend
-        deferred = _DeferredRemovals(real_backend)
-        self.file_backend = deferred
-        try:
-            yield
-        finally:
-            self.file_backend = real_backend
-        # Reached only when every save inside succeeded.
-        for action, path in deferred.pending:
-            if action == 'remove' and real_backend.isfile(path):
-                real_backend.remove(path)
-            elif action == 'rmtree' and real_backend.isdir(path):
-                real_backend.rmtree(path)
-
-    def _save_checkpoint_with_step(self, runner, step, meta):
-        with self._removals_after_saving():
-            self._save_then_point_to(runner, step, meta)
-
-    def _save_best_checkpoint(self, runner, metrics) -> None:
-        with self._removals_after_saving():
-            super()._save_best_checkpoint(runner, metrics)
-
-    def _save_then_point_to(self, runner, step, meta):
-        """mmengine's ``_save_checkpoint_with_step`` with its removal queued
-        (see ``_removals_after_saving``) and ``last_checkpoint`` written
-        atomically after the checkpoint."""
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
-                                            self.keep_ckpt_ids[-1] == step):
-            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
-                oldest = self.keep_ckpt_ids.popleft()
-                if is_main_process():
-                    path = self.file_backend.join_path(
-                        self.out_dir, self.filename_tmpl.format(oldest))
-                    self.file_backend.remove(path)
-            self.keep_ckpt_ids.append(step)
-            runner.message_hub.update_info('keep_ckpt_ids',
-                                           list(self.keep_ckpt_ids))
-        filename = self.filename_tmpl.format(step)
-        self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(
-            self.out_dir,
-            filename,
-            self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta,
-            by_epoch=self.by_epoch,
-            backend_args=self.backend_args,
-            **self.args)
+        if not atomic:
+            return
+        AtomicLocalBackend.forget_removals(self.out_dir)
         if is_main_process():
-            atomic_write(
-                osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
+            for folder in {self.out_dir, runner.work_dir}:
+                for name in sorted(os.listdir(folder)):
+                    if name.endswith(PARTIAL_SUFFIX):
+                        os.remove(osp.join(folder, name))
+                        runner.logger.warning(
+                            f'Removed {osp.join(folder, name)}, the partial '
+                            f'file of a checkpoint whose writing was '
+                            f'interrupted.')
+
+    def after_train(self, runner) -> None:
+        super().after_train(runner)
+        if self.backend_args == dict(backend='atomic_local'):
+            AtomicLocalBackend.flush_removals(self.out_dir)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         hub = checkpoint.get('message_hub')
         if isinstance(hub, dict):
-            hub['log_scalars'] = {
-                name: dict(
-                    type='HistoryBuffer',
-                    log_history=buffer._log_history.tolist(),
-                    count_history=buffer._count_history.tolist(),
-                    max_length=buffer.max_length)
-                if isinstance(buffer, HistoryBuffer) else buffer
-                for name, buffer in hub.get('log_scalars', {}).items()
-            }
+            scalars = {}
+            for name, buffer in hub.get('log_scalars', {}).items():
+                if isinstance(buffer, HistoryBuffer):
+                    log_history, count_history = buffer.data
+                    buffer = dict(type='HistoryBuffer',
+                                  log_history=log_history.tolist(),
+                                  count_history=count_history.tolist(),
+                                  max_length=buffer.max_length)
+                scalars[name] = buffer
+            hub['log_scalars'] = scalars
             hub['runtime_info'] = _plain(hub.get('runtime_info', {}))
         if 'meta' in checkpoint:
             checkpoint['meta'] = _plain(checkpoint['meta'])
@@ -166,4 +174,3 @@ class SafeCheckpointHook(CheckpointHook):
                 scalars[name] = HistoryBuffer(
                     np.array(value['log_history']),
                     np.array(value['count_history']), value['max_length'])
-

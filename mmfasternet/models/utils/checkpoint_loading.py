@@ -2,7 +2,6 @@
 of :mod:`.state_dict_layouts`) and loading them into a backbone or a whole
 mmpretrain classifier, refusing files that do not fit."""
 import os.path as osp
-import re
 from collections import OrderedDict
 from typing import Dict, List, NamedTuple, Optional, Union
 
@@ -10,6 +9,7 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
+from ...utils.uri import is_remote
 from ..heads.fasternet_head_keys import (
     CLASSIFIER_HEAD_PREFIX,
     classifier_head_to_original,
@@ -39,8 +39,7 @@ def read_checkpoint(filename: str, map_location='cpu') -> dict:
         CheckpointMismatchError: a file torch cannot read, or one that
             holds something other than a dict.
     """
-    is_remote = re.match(r'^[a-z0-9+]+://', filename) is not None
-    if not is_remote and not osp.isfile(filename):
+    if not is_remote(filename) and not osp.isfile(filename):
         raise FileNotFoundError(
             f'FasterNet checkpoint not found: {filename!r}. Download the '
             f'weights to that path (see the README, "Pretrained weights"), '
