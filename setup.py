@@ -30,12 +30,12 @@ setup(
     packages=find_packages(include=['mmfasternet', 'mmfasternet.*']),
     python_requires='>=3.8',
     # What `import mmfasternet` needs, with ranges wide enough that an
-    # existing OpenMMLab environment is kept as it is: torch >= 2.3 for
-    # torch.compiler.is_compiling; mmcv 2.0/2.1 (mmdet 3.3 and mmseg 1.2
+    # existing OpenMMLab environment is kept as it is: torch >= 2.5 for
+    # nn.Module.register_load_state_dict_pre_hook; mmcv 2.0/2.1 (mmdet 3.3 and mmseg 1.2
     # refuse 2.2) with its ops, which PyPI has no wheels of: install it first
     # (mim install "mmcv==2.1.0", or tools/setup_env.sh builds it).
     install_requires=[
-        'torch>=2.3',
+        'torch>=2.5',
         'numpy',
         'mmengine>=0.10.0,<1.0',
         'mmcv>=2.0.0,<2.2.0',
