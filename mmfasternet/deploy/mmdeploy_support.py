@@ -42,13 +42,7 @@ rather than breaking the import. What each one fixes:
   ``LinearClsHead`` but not ``FasterNetClsHead``, whose output (class scores
   after mmdeploy's softmax) is the same kind. The Python ONNX Runtime path
   does not need this.
-- ``switch_to_deploy_in_train_mode`` (temporary): mmdeploy's model builder
-  calls ``backbone.switch_to_deploy()`` before ``model.eval()``, and
-  ``FasterNet.switch_to_deploy()`` refuses training mode. Only while it still
-  does, mmdeploy's builder puts the backbone in eval mode first. Remove this
-  patch once ``FasterNet.switch_to_deploy()`` accepts either mode.
 """
-import contextlib
 import inspect
 import warnings
 from typing import Tuple
@@ -140,58 +134,11 @@ def _fasternet_cls_head_sdk() -> bool:
     return True
 
 
-def _switch_to_deploy_refuses_train_mode() -> bool:
-    from mmfasternet.models import FasterNet
-    probe = FasterNet(arch=dict(embed_dims=8, depths=(1, 1, 1, 1)))
-    probe.train()
-    try:
-        probe.switch_to_deploy()
-    except RuntimeError:
-        return True
-    return False
-
-
-@contextlib.contextmanager
-def _backbone_eval_before_switch():
-    from mmfasternet.models import FasterNet
-    original = FasterNet.switch_to_deploy
-
-    def switch_to_deploy(self):
-        self.eval()
-        return original(self)
-
-    FasterNet.switch_to_deploy = switch_to_deploy
-    try:
-        yield
-    finally:
-        FasterNet.switch_to_deploy = original
-
-
-def _switch_to_deploy_in_train_mode() -> bool:
-    # Temporary: remove with this function once FasterNet.switch_to_deploy()
-    # accepts training mode (mmdeploy's builder calls it before eval()).
-    if not _switch_to_deploy_refuses_train_mode():
-        return False
-    from mmdeploy.codebase.base.task import BaseTask
-    original = BaseTask.build_pytorch_model
-    if getattr(original, '_mmfasternet', False):
-        return False
-
-    def build_pytorch_model(self, *args, **kwargs):
-        with _backbone_eval_before_switch():
-            return original(self, *args, **kwargs)
-
-    build_pytorch_model._mmfasternet = True
-    BaseTask.build_pytorch_model = build_pytorch_model
-    return True
-
-
 PATCHES = dict(
     torchscript_exporter=_use_torchscript_exporter,
     cast_long_helper=_cast_long_helper,
     onnxruntime_rewriters=_onnxruntime_rewriters,
     fasternet_cls_head_sdk=_fasternet_cls_head_sdk,
-    switch_to_deploy_in_train_mode=_switch_to_deploy_in_train_mode,
 )
 
 
