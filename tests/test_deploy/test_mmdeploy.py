@@ -1,7 +1,8 @@
-"""mmdeploy round trips of the three demo models (export to ONNX, ONNX
-Runtime inference, parity with PyTorch asserted, the test evaluator's
-metrics of both), through ``tools/deployment/deploy.py`` as a user runs it;
-and ``import mmfasternet`` without mmdeploy, or with a broken one.
+"""The mmdeploy project: round trips of the three demo models (export to
+ONNX, ONNX Runtime inference, parity with PyTorch asserted, the test
+evaluator's metrics of both) through
+``projects/mmdeploy_fasternet/tools/deploy.py`` as a user runs it; and
+``import mmfasternet`` without mmdeploy, or with a broken one.
 
 The models have random weights (seeded, BN statistics randomised) saved to
 a checkpoint, and the datasets are a few small images, so that each round
@@ -9,6 +10,7 @@ trip takes seconds. Skipped when mmdeploy is not installed
 (``bash tools/setup_env.sh`` installs it).
 """
 import os.path as osp
+import runpy
 import subprocess
 import sys
 
@@ -18,18 +20,18 @@ import pytest
 from mmfasternet.testing import (
     REPO_ROOT,
     build_from_config,
-    load_tool,
     make_demo_data,
     randomize_norm_stats,
 )
 
+PROJECT = osp.join(REPO_ROOT, 'projects', 'mmdeploy_fasternet')
 DEMO = dict(
-    classification=('configs/deploy/classification_onnxruntime_dynamic.py',
+    classification=('classification_onnxruntime_dynamic.py',
                     'configs/demo/fasternet_t0_shapes_demo.py', 'imagenet'),
-    segmentation=('configs/deploy/segmentation_onnxruntime_dynamic.py',
+    segmentation=('segmentation_onnxruntime_dynamic.py',
                   'configs/demo/upernet_fasternet_t0_shapes_demo.py',
                   'ade20k'),
-    detection=('configs/deploy/instance-seg_onnxruntime_dynamic.py',
+    detection=('instance-seg_onnxruntime_dynamic.py',
                'configs/demo/maskrcnn_fasternet_t0_shapes_demo.py', 'coco'),
 )
 
@@ -39,7 +41,7 @@ def mmdeploy():
     # mmdeploy.apis imports aenum and multiprocess too; ImportError also
     # for a broken install.
     pytest.importorskip('mmdeploy.apis', exc_type=ImportError)
-    from mmfasternet.deploy import mmdeploy_support
+    from projects.mmdeploy_fasternet import mmdeploy_support
     return mmdeploy_support
 
 
@@ -71,12 +73,14 @@ def deploy(task, tmp_path, data_root, img, extra=()):
     deploy_cfg, model_cfg, _ = DEMO[task]
     checkpoint = make_checkpoint(osp.join(REPO_ROOT, model_cfg),
                                  tmp_path / 'model.pth')
-    tool = load_tool('deployment/deploy')
-    argv = [osp.join(REPO_ROOT, deploy_cfg), osp.join(REPO_ROOT, model_cfg),
+    # The tool as a user runs it, its main() called in this process.
+    main = runpy.run_path(osp.join(PROJECT, 'tools', 'deploy.py'))['main']
+    argv = [osp.join(PROJECT, 'configs', deploy_cfg),
+            osp.join(REPO_ROOT, model_cfg),
             checkpoint, img, '--work-dir', str(tmp_path / 'work'), '--runs',
             '0', '--cfg-options',
             f'test_dataloader.dataset.data_root={data_root}', *extra]
-    return tool.main(argv)
+    return main(argv)
 
 
 def test_classifier_round_trip_and_eval(mmdeploy, tmp_path):
@@ -140,7 +144,7 @@ def test_mask_rcnn_round_trip(mmdeploy, tmp_path):
 
 def test_import_mmfasternet_without_mmdeploy(repo_root):
     """mmdeploy unimportable (not installed): ``import mmfasternet`` works
-    and the mmdeploy support names the install command."""
+    and the project's package names the install command."""
     code = '''
 import sys
 class Blocker:
@@ -152,7 +156,7 @@ import mmfasternet
 from mmfasternet.deploy import switch_to_deploy
 assert 'mmdeploy' not in sys.modules
 try:
-    from mmfasternet.deploy import mmdeploy_support
+    from projects.mmdeploy_fasternet import mmdeploy_support
 except ImportError as error:
     assert 'pip install --no-deps mmdeploy==' in str(error), error
 else:
@@ -166,16 +170,23 @@ print('ok')
 
 
 def test_import_mmfasternet_with_a_broken_mmdeploy(repo_root):
-    """An mmdeploy that is loaded but that the support cannot use (another
-    version, a package it imports missing): ``import mmfasternet`` warns and
-    works."""
+    """An mmdeploy that is loaded but unusable (another version, a package
+    it imports missing): ``import mmfasternet`` leaves it alone, without a
+    word; importing the project fails and names the install command."""
     code = '''
 import sys, types, warnings
 sys.modules['mmdeploy'] = types.ModuleType('mmdeploy')  # no apis, no version
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter('always')
     import mmfasternet
-assert any('mmdeploy' in str(w.message) for w in caught), caught
+assert not any('mmdeploy' in str(w.message) for w in caught), caught
+assert not any(name.startswith('projects') for name in sys.modules)
+try:
+    from projects.mmdeploy_fasternet import mmdeploy_support
+except ImportError as error:
+    assert 'pip install --no-deps mmdeploy==' in str(error), error
+else:
+    raise AssertionError('mmdeploy_support imported with a broken mmdeploy')
 print('ok')
 '''
     result = subprocess.run([sys.executable, '-c', code], cwd=repo_root,
@@ -186,7 +197,7 @@ print('ok')
 
 def test_mmdeploy_pins_agree(repo_root):
     """requirements/mmdeploy.txt (what tools/setup_env.sh installs with
-    --no-deps) pins the mmdeploy the support was made for, and stays out of
+    --no-deps) pins the mmdeploy the project was made for, and stays out of
     requirements.txt (a plain pip install would apply mmdeploy's pins)."""
     import re
     pins = {}
@@ -196,8 +207,7 @@ def test_mmdeploy_pins_agree(repo_root):
             name, version = line.split('==')
             pins[name] = version
     assert set(pins) == {'mmdeploy', 'aenum', 'multiprocess', 'dill'}
-    support = open(osp.join(repo_root, 'mmfasternet', 'deploy',
-                            'mmdeploy_support.py')).read()
+    support = open(osp.join(PROJECT, 'mmdeploy_support', 'patches.py')).read()
     assert re.search(r"MMDEPLOY_VERSION = '([\d.]+)'",
                      support).group(1) == pins['mmdeploy']
     assert 'mmdeploy' not in open(osp.join(repo_root,
