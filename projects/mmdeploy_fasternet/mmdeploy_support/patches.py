@@ -1,8 +1,8 @@
 """The changes this project makes to mmdeploy and torch, and why.
 
 Made for mmdeploy 1.3.1 on torch 2.14.1 and mmcv 2.1.0 (onnxruntime 1.32);
-each entry below names the versions that need it and the reason.
-:func:`apply_patches` applies them; importing
+each entry below names the versions that need it, the reason and the test
+that fails without it. :func:`apply_patches` applies them; importing
 :mod:`projects.mmdeploy_fasternet.mmdeploy_support` calls it, and nothing
 else does. Each patch first checks whether its target is already patched, so
 applying them again (a second import under another name, a second call)
@@ -21,12 +21,15 @@ torch) is skipped with a warning instead of failing the import.
   ``FUNCTION_REWRITER``, so it acts only while mmdeploy exports; it is here
   rather than in :mod:`.rewriters` because it is about the torch version,
   not about what the graph computes.
+  Shown by ``test_mmcv_roi_align_exports_through_mmdeploy`` and every round
+  trip of ``tests/test_deploy/test_mmdeploy.py``.
 - ``cast_long_helper`` (mmdeploy 1.3.1 with a torch that lacks the helper,
   2.14.1 among them): mmdeploy's ONNX symbolic of mmcv's ``RoIAlign``
   imports ``_cast_Long`` from ``torch.onnx.symbolic_opset9``, which torch
   removed, so exporting a model with RoIAlign (Mask R-CNN) fails with an
-  ``ImportError``. The helper is
-  put back, with its old signature (a Cast to int64).
+  ``ImportError``. The helper is put back, with its old signature (a Cast
+  to int64). Shown by ``test_mmcv_roi_align_exports_through_mmdeploy`` and
+  ``test_mask_rcnn_round_trip``.
 - ``fasternet_cls_head_sdk`` (mmdeploy 1.3.1): the SDK meta files
   (``pipeline.json``, written by ``export2SDK``, the tool's ``--dump-info``)
   name the classifier's head type as its post-processing step.
@@ -34,7 +37,8 @@ torch) is skipped with a warning instead of failing the import.
   whose output after mmdeploy's softmax is the same kind (class scores), so
   ``Classification.get_postprocess`` names ``LinearClsHead`` (with the
   head's largest ``topk``) for it, as mmdeploy itself does for
-  ``EfficientFormerClsHead`` and ``StackedLinearClsHead``.
+  ``EfficientFormerClsHead`` and ``StackedLinearClsHead``. Shown by
+  ``test_classifier_round_trip_and_eval``.
 
 The rewriters of :mod:`.rewriters`, which make the exported graphs compute
 what PyTorch computes, are not patches: they go through mmdeploy's own

@@ -12,15 +12,19 @@ registered for a backend takes precedence over mmdeploy's default one.
   the export size when it is no multiple of the output size): its label
   maps then agree with PyTorch's on only 99.72-99.95% of the pixels, and a
   feature map smaller than the output size (the test's 128x128 images)
-  does not export at all (a kernel of 0).
+  does not export at all (a kernel of 0). Shown by
+  ``test_upernet_round_trip_and_eval``.
 - :func:`rpn_predict_by_feat`: mmdet's RPN runs NMS within each feature
   level and has no score threshold; mmdeploy's runs one NMS over all levels
-  and drops proposals scoring under 0.05.
+  and drops proposals scoring under 0.05. No test shows the difference:
+  with the tests' random weights both give the same detections.
 - :func:`bbox_head_predict_by_feat`: mmdet gives each class its own box
   (class-specific regression); mmdeploy's rewrite gives every class of a RoI
   the box of the RoI's best class, so a detection of another class gets
   another box, and NMS then keeps other detections (on the trained demo
-  detector only 10 of 20 detections of an image matched).
+  detector only 10 of 20 detections of an image matched; in
+  ``test_mask_rcnn_round_trip``, whose checkpoint detects two classes on
+  the same RoIs, 12 of 20).
 
 Each takes the arguments of the function it rewrites and is only called by
 mmdeploy inside its export context (``FUNCTION_REWRITER.get_context()``).

@@ -19,6 +19,7 @@ mmdeploy (``pip install --no-deps -r requirements/mmdeploy.txt``, or
 ``bash tools/setup_env.sh``).
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -102,8 +103,11 @@ def main(argv=None):
     print(f'\nexported {onnx_file} in {export_s:.1f} s')
     if args.dump_info:
         from mmdeploy.backend.sdk.export_info import export2SDK
-        export2SDK(deploy_cfg, model_cfg, args.work_dir,
-                   pth=args.checkpoint, device=args.device)
+
+        # Copies: mmdeploy's get_postprocess pops the type of the config's
+        # head, which the models built below need.
+        export2SDK(copy.deepcopy(deploy_cfg), copy.deepcopy(model_cfg),
+                   args.work_dir, pth=args.checkpoint, device=args.device)
         print(f'SDK meta files in {args.work_dir}')
 
     task_processor, torch_model, backend_model = parity.build_models(
