@@ -48,6 +48,28 @@ def mmdeploy():
     return mmdeploy_support
 
 
+# Importing the project without a usable mmdeploy: an ImportError that names
+# the install command.
+PROJECT_NEEDS_MMDEPLOY = '''
+try:
+    from projects.mmdeploy_fasternet import mmdeploy_support
+except ImportError as error:
+    assert 'pip install --no-deps mmdeploy==' in str(error), error
+else:
+    raise AssertionError('the project imported without a usable mmdeploy')
+'''
+
+
+def run_python(code, cwd, timeout=300):
+    """Run ``code`` in a fresh interpreter in ``cwd`` and check that it
+    ran to its end."""
+    result = subprocess.run([sys.executable, '-c', code + "\nprint('ok')\n"],
+                            cwd=cwd, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith('ok')
+
+
 def make_checkpoint(model_cfg, path, change=None):
     """A seeded random model of ``model_cfg`` saved as an mmengine
     checkpoint (what ``tools/train.py`` writes), after ``change(model)``
@@ -187,18 +209,8 @@ sys.meta_path.insert(0, Blocker())
 import mmfasternet
 from mmfasternet.deploy import switch_to_deploy
 assert 'mmdeploy' not in sys.modules
-try:
-    from projects.mmdeploy_fasternet import mmdeploy_support
-except ImportError as error:
-    assert 'pip install --no-deps mmdeploy==' in str(error), error
-else:
-    raise AssertionError('mmdeploy_support imported without mmdeploy')
-print('ok')
-'''
-    result = subprocess.run([sys.executable, '-c', code], cwd=repo_root,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().endswith('ok')
+''' + PROJECT_NEEDS_MMDEPLOY
+    run_python(code, repo_root)
 
 
 def test_import_mmfasternet_with_a_broken_mmdeploy(repo_root):
@@ -213,18 +225,8 @@ with warnings.catch_warnings(record=True) as caught:
     import mmfasternet
 assert not any('mmdeploy' in str(w.message) for w in caught), caught
 assert not any(name.startswith('projects') for name in sys.modules)
-try:
-    from projects.mmdeploy_fasternet import mmdeploy_support
-except ImportError as error:
-    assert 'pip install --no-deps mmdeploy==' in str(error), error
-else:
-    raise AssertionError('mmdeploy_support imported with a broken mmdeploy')
-print('ok')
-'''
-    result = subprocess.run([sys.executable, '-c', code], cwd=repo_root,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().endswith('ok')
+''' + PROJECT_NEEDS_MMDEPLOY
+    run_python(code, repo_root)
 
 
 def test_only_the_project_changes_mmdeploy_and_only_once(mmdeploy,
@@ -270,12 +272,8 @@ sys.path.insert(0, 'projects/mmdeploy_fasternet')
 import mmdeploy_support as again
 assert again is not mmdeploy_support
 assert state() == after, (state(), after)
-print('ok')
 '''
-    result = subprocess.run([sys.executable, '-c', code], cwd=repo_root,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().endswith('ok')
+    run_python(code, repo_root)
 
 
 def test_mmcv_roi_align_exports_through_mmdeploy(mmdeploy, tmp_path):
@@ -352,12 +350,8 @@ torch2onnx({img!r}, {str(tmp_path)!r}, 'end2end.onnx',
            {osp.join(PROJECT, 'configs', deploy_cfg)!r},
            {osp.join(REPO_ROOT, model_cfg)!r}, {checkpoint!r}, 'cpu')
 assert not any(name.startswith('projects') for name in sys.modules)
-print('ok')
 '''
-    result = subprocess.run([sys.executable, '-c', code], cwd=repo_root,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().endswith('ok')
+    run_python(code, repo_root, timeout=600)
     import onnx
     ops = {node.op_type
            for node in onnx.load(str(tmp_path / 'end2end.onnx')).graph.node}
