@@ -1,6 +1,8 @@
 """Every script path that the README, the docs, the Makefile, the scripts,
-the configs and the library name exists (tools/ is grouped into
-OpenMMLab's analysis_tools/, deployment/, model_converters/ and misc/)."""
+the configs, the library and the projects name exists (tools/ is grouped
+into OpenMMLab's analysis_tools/, deployment/, model_converters/ and
+misc/; a project under projects/ names its own tools/ and configs/ relative
+to its folder)."""
 import glob
 import os
 import os.path as osp
@@ -9,20 +11,34 @@ import re
 from mmfasternet.testing import REPO_ROOT
 
 TOOL_PATH = re.compile(r'(?<![\w/.])tools/[\w./-]+\.(?:py|sh)\b')
+PROJECT_PATH = re.compile(r'(?<![\w/.])projects/[\w./-]+\.(?:py|md)\b')
 SOURCES = ('README.md', 'Makefile', 'docs/*.md', 'tools/**/*.py',
            'tools/**/*.sh', 'configs/**/*.py', 'mmfasternet/**/*.py',
-           'tests/**/*.py', '.ci/*')
+           'tests/**/*.py', '.ci/*', 'projects/**/*.py', 'projects/**/*.md')
+
+
+def project_of(path):
+    """The folder of the project under projects/ that holds ``path``, or
+    None."""
+    parts = osp.relpath(path, REPO_ROOT).split(os.sep)
+    if len(parts) > 2 and parts[0] == 'projects':
+        return osp.join(REPO_ROOT, *parts[:2])
+    return None
 
 
 def test_every_named_tool_exists():
     named, missing = set(), []
     for pattern in SOURCES:
         for path in glob.glob(osp.join(REPO_ROOT, pattern), recursive=True):
+            roots = [REPO_ROOT] + [
+                folder for folder in [project_of(path)] if folder]
             with open(path, encoding='utf-8') as f:
                 for line_number, line in enumerate(f, 1):
-                    for tool in TOOL_PATH.findall(line):
+                    for tool in (TOOL_PATH.findall(line)
+                                 + PROJECT_PATH.findall(line)):
                         named.add(tool)
-                        if not osp.isfile(osp.join(REPO_ROOT, tool)):
+                        if not any(osp.isfile(osp.join(root, tool))
+                                   for root in roots):
                             missing.append(
                                 f'{osp.relpath(path, REPO_ROOT)}:'
                                 f'{line_number}: {tool}')
@@ -30,7 +46,9 @@ def test_every_named_tool_exists():
     assert {'tools/train.py', 'tools/misc/make_demo_data.py',
             'tools/analysis_tools/benchmark.py',
             'tools/deployment/export_onnx.py',
-            'tools/model_converters/convert_checkpoint.py'} <= named
+            'tools/model_converters/convert_checkpoint.py',
+            'projects/mmdeploy_fasternet/tools/deploy.py',
+            'projects/mmdeploy_fasternet/README.md'} <= named
 
 
 def test_scripts_and_tests_leave_tools_off_sys_path():

@@ -4,8 +4,10 @@ tested versions satisfy, and the pinned lists agree with setup.py."""
 import ast
 import json
 import os.path as osp
+import shutil
 import subprocess
 import sys
+import zipfile
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -51,3 +53,26 @@ def test_pinned_requirements_fall_in_the_ranges_of_setup_py():
             assert pinned.name.lower() in ranges, (name, pinned.name)
             assert ranges[pinned.name.lower()].contains(version), (
                 name, pinned.name, version)
+
+
+def test_the_wheel_holds_the_package_alone(tmp_path):
+    """``pip wheel`` ships ``mmfasternet`` and its metadata: not the opt-in
+    projects (the mmdeploy add-on under projects/), the tools or the
+    configs. Built from a copy, so that the checkout gets no build/."""
+    source = tmp_path / 'source'
+    ignore = shutil.ignore_patterns('__pycache__', '*.pyc', '*.egg-info')
+    for name in ('mmfasternet', 'projects', 'tools', 'configs'):
+        shutil.copytree(osp.join(REPO, name), source / name, ignore=ignore)
+    for name in ('setup.py', 'README.md'):
+        shutil.copy(osp.join(REPO, name), source / name)
+    result = subprocess.run(
+        [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+         '--no-build-isolation', '--no-index', '-w', str(tmp_path / 'dist'),
+         str(source)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    wheel, = (tmp_path / 'dist').glob('mmfasternet-*.whl')
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {name.split('/')[0] for name in names} == {
+        'mmfasternet', wheel.name.split('-py')[0] + '.dist-info'}
+    assert 'mmfasternet/models/backbones/fasternet.py' in names
+    assert not [name for name in names if 'mmdeploy' in name]

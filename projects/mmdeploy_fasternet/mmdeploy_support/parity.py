@@ -2,10 +2,10 @@
 agrees with the PyTorch model it came from: on images (parity and latency)
 and on a dataset (the test evaluator's metrics of both).
 
-What ``tools/deployment/deploy.py`` runs; every function takes mmdeploy's
-objects (deploy and model configs, its task processor, its backend model),
-so that any mmdeploy codebase of the three tasks goes through the same
-calls. ONNX Runtime is the backend served here.
+What ``projects/mmdeploy_fasternet/tools/deploy.py`` runs; every function
+takes mmdeploy's objects (deploy and model configs, its task processor, its
+backend model), so that any mmdeploy codebase of the three tasks goes
+through the same calls. ONNX Runtime is the backend served here.
 """
 import copy
 import os.path as osp
@@ -16,11 +16,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .mmdeploy_support import apply_mmdeploy_patches
-
 TASKS = dict(mmdet='detection', mmseg='segmentation',
              mmpretrain='classification')
 MATCH_IOU = 0.99  # a detection "equals" another of the same class above it
+CONFIGS = 'projects/mmdeploy_fasternet/configs'
 
 
 def load_configs(deploy_cfg: str, model_cfg: str,
@@ -34,7 +33,6 @@ def load_configs(deploy_cfg: str, model_cfg: str,
             codebase is not mmdet/mmseg/mmpretrain, or it does not match
             the model config's library (``default_scope``).
     """
-    apply_mmdeploy_patches()
     from mmdeploy.utils import get_backend, get_codebase, load_config
     for what, path in (('deploy config', deploy_cfg),
                        ('model config', model_cfg)):
@@ -48,7 +46,7 @@ def load_configs(deploy_cfg: str, model_cfg: str,
         raise ValueError(
             f'the deploy config\'s backend is {backend!r}; this tool '
             f'exports and checks ONNX Runtime models (use a '
-            f'configs/deploy/*_onnxruntime_*.py config).')
+            f'{CONFIGS}/*_onnxruntime_*.py config).')
     codebase = get_codebase(deploy_cfg).value
     if codebase not in TASKS:
         raise ValueError(f'the deploy config is for {codebase!r}; this tool '
@@ -58,7 +56,7 @@ def load_configs(deploy_cfg: str, model_cfg: str,
         raise ValueError(
             f'the deploy config is for {codebase} models but the model '
             f'config is a {scope} config: pick the deploy config of its '
-            f'task (configs/deploy/{_deploy_config_name(scope)}).')
+            f'task ({CONFIGS}/{_deploy_config_name(scope)}).')
     return deploy_cfg, model_cfg
 
 
@@ -115,7 +113,7 @@ def build_models(deploy_cfg, model_cfg, checkpoint: str, onnx_file: str,
     from mmengine.registry import MODELS, DefaultScope
     from mmengine.runner import load_checkpoint
 
-    from . import switch_to_deploy
+    from mmfasternet.deploy import switch_to_deploy
     task_processor = build_task_processor(model_cfg, deploy_cfg, device)
     model = copy.deepcopy(model_cfg.model)
     model.pop('pretrained', None)

@@ -1,6 +1,6 @@
 # mmdeploy: Mask R-CNN (any mmdet instance segmentation model) to ONNX Runtime,
 # dynamic batch and image size.
-#   python tools/deployment/deploy.py configs/deploy/instance-seg_onnxruntime_dynamic.py \
+#   PYTHONPATH=. python projects/mmdeploy_fasternet/tools/deploy.py projects/mmdeploy_fasternet/configs/instance-seg_onnxruntime_dynamic.py \
 #       MODEL_CONFIG CHECKPOINT IMAGE --work-dir WORK_DIR
 _base_ = ['./_base_/onnxruntime.py']
 

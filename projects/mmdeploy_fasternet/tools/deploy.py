@@ -1,7 +1,8 @@
 """Deploy a whole model with mmdeploy to ONNX Runtime and check it against
 PyTorch.
 
-    python tools/deployment/deploy.py configs/deploy/instance-seg_onnxruntime_dynamic.py \
+    PYTHONPATH=. python projects/mmdeploy_fasternet/tools/deploy.py \
+        projects/mmdeploy_fasternet/configs/instance-seg_onnxruntime_dynamic.py \
         configs/demo/maskrcnn_fasternet_t0_shapes_demo.py CKPT IMG --work-dir work_dirs/deploy_maskrcnn [--eval]
 
 Exports the model with mmdeploy (``<work-dir>/end2end.onnx``), runs the
@@ -12,10 +13,13 @@ segmentor: equal pixels; detector: detections matched at IoU > 0.99, box,
 score and mask differences) and the latency of both. ``--eval`` runs the
 model config's test evaluator on its test dataset with both models, as
 mmdeploy's ``tools/test.py`` does. Everything is also written to
-``<work-dir>/deploy_report.json``. Needs mmdeploy (``bash
-tools/setup_env.sh`` installs it).
+``<work-dir>/deploy_report.json``. Run from the repository root with the
+root on PYTHONPATH (the tool imports ``projects.mmdeploy_fasternet``); needs
+mmdeploy (``pip install --no-deps -r requirements/mmdeploy.txt``, or
+``bash tools/setup_env.sh``).
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -26,7 +30,9 @@ import warnings
 def build_parser():
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('deploy_cfg', help='deploy config (configs/deploy/)')
+    parser.add_argument('deploy_cfg',
+                        help='deploy config (projects/mmdeploy_fasternet/'
+                        'configs/)')
     parser.add_argument('model_cfg', help='model config')
     parser.add_argument('checkpoint', help='checkpoint of the model')
     parser.add_argument('img', help='image to export with and check on')
@@ -68,8 +74,11 @@ def main(argv=None):
     if args.runs < 0:
         parser.error(f'--runs must be 0 or more, got {args.runs}.')
     try:
-        from mmfasternet.deploy import mmdeploy_parity as parity
+        from projects.mmdeploy_fasternet.mmdeploy_support import parity
     except ImportError as error:
+        if (error.name or '').startswith('projects'):
+            error = ('cannot import projects.mmdeploy_fasternet: run this '
+                     'tool from the repository root with PYTHONPATH=.')
         parser.error(str(error))
     import torch
     # The tracer's notes on mmdeploy's and mmdet's code bury the report.
@@ -94,8 +103,11 @@ def main(argv=None):
     print(f'\nexported {onnx_file} in {export_s:.1f} s')
     if args.dump_info:
         from mmdeploy.backend.sdk.export_info import export2SDK
-        export2SDK(deploy_cfg, model_cfg, args.work_dir,
-                   pth=args.checkpoint, device=args.device)
+
+        # Copies: mmdeploy's get_postprocess pops the type of the config's
+        # head, which the models built below need.
+        export2SDK(copy.deepcopy(deploy_cfg), copy.deepcopy(model_cfg),
+                   args.work_dir, pth=args.checkpoint, device=args.device)
         print(f'SDK meta files in {args.work_dir}')
 
     task_processor, torch_model, backend_model = parity.build_models(

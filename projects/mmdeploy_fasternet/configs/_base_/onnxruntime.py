@@ -1,9 +1,11 @@
 # What every deploy config here shares: ONNX export for ONNX Runtime, opset 17.
-# The custom import makes mmdeploy 1.3.1 work on this torch and onnxruntime
-# (see mmfasternet/deploy/mmdeploy_support.py); mmdeploy's wheel ships no
-# deploy configs, so these stand alone.
+# The custom import loads this project into every process that reads the
+# config (mmdeploy's worker processes too): its patches of mmdeploy 1.3.1 and
+# torch, and its exact ONNX Runtime rewriters (projects/mmdeploy_fasternet/
+# README.md). It needs the repository root on PYTHONPATH. mmdeploy's wheel
+# ships no deploy configs, so these stand alone.
 custom_imports = dict(
-    imports=['mmfasternet.deploy.mmdeploy_support'],
+    imports=['projects.mmdeploy_fasternet.mmdeploy_support'],
     allow_failed_imports=False)
 
 onnx_config = dict(

@@ -1,7 +1,7 @@
 # mmdeploy: FasterNet ImageNet classifier (mmpretrain ImageClassifier with
 # FasterNetClsHead) to ONNX Runtime, dynamic batch; the graph ends with
 # mmdeploy's softmax (class scores).
-#   python tools/deployment/deploy.py configs/deploy/classification_onnxruntime_dynamic.py \
+#   PYTHONPATH=. python projects/mmdeploy_fasternet/tools/deploy.py projects/mmdeploy_fasternet/configs/classification_onnxruntime_dynamic.py \
 #       MODEL_CONFIG CHECKPOINT IMAGE --work-dir WORK_DIR
 _base_ = ['./_base_/onnxruntime.py']
 

@@ -1,10 +1,10 @@
 # mmdeploy: UperNet / Semantic FPN (any mmseg encoder-decoder) to ONNX
 # Runtime, dynamic batch and image size; the graph ends with the argmax
 # (label map at the network's input size).
-#   python tools/deployment/deploy.py configs/deploy/segmentation_onnxruntime_dynamic.py \
+#   PYTHONPATH=. python projects/mmdeploy_fasternet/tools/deploy.py projects/mmdeploy_fasternet/configs/segmentation_onnxruntime_dynamic.py \
 #       MODEL_CONFIG CHECKPOINT IMAGE --work-dir WORK_DIR
-# mmfasternet's mmdeploy support (in the base) pools UperNet's pyramid exactly
-# at any size.
+# The project's rewriters (imported by the base) pool UperNet's pyramid
+# exactly at any size.
 _base_ = ['./_base_/onnxruntime.py']
 
 onnx_config = dict(
