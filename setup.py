@@ -31,9 +31,10 @@ setup(
     python_requires='>=3.8',
     # What `import mmfasternet` needs, with ranges wide enough that an
     # existing OpenMMLab environment is kept as it is: torch >= 2.5 for
-    # nn.Module.register_load_state_dict_pre_hook; mmcv 2.0/2.1 (mmdet 3.3 and mmseg 1.2
-    # refuse 2.2) with its ops, which PyPI has no wheels of: install it first
-    # (mim install "mmcv==2.1.0", or tools/setup_env.sh builds it).
+    # nn.Module.register_load_state_dict_pre_hook; mmcv 2.0/2.1 (mmdet 3.3
+    # and mmseg 1.2 refuse 2.2) with its ops, which PyPI has no wheels of:
+    # install it first (mim install "mmcv==2.1.0", or tools/setup_env.sh
+    # builds it).
     install_requires=[
         'torch>=2.5',
         'numpy',

@@ -5,9 +5,9 @@ each entry below names the versions that need it, the reason and the test
 that fails without it. :func:`apply_patches` applies them; importing
 :mod:`projects.mmdeploy_fasternet.mmdeploy_support` calls it, and nothing
 else does. Each patch first checks whether its target is already patched, so
-applying them again (a second import under another name, a second call)
-changes nothing. A patch whose target does not exist (another mmdeploy or
-torch) is skipped with a warning instead of failing the import.
+applying them again changes nothing. A patch whose target does not exist
+(another mmdeploy or torch) is skipped with a warning instead of failing the
+import.
 
 - ``torchscript_exporter`` (torch >= 2.9; mmdeploy 1.3.1 knows only the
   TorchScript exporter): torch 2.9 made ``torch.onnx.export`` use the dynamo

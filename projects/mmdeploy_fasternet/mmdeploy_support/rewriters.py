@@ -231,21 +231,23 @@ def bbox_head_predict_by_feat(self,
         keep_top_k=rcnn_test_cfg.get('max_per_img', post_params.keep_top_k))
 
 
+_registered = set()  # (function, backend or IR) registered by this process
+
+
 def register_once(func_name: str, rewriter, **kwargs) -> bool:
     """Register ``rewriter`` of ``func_name`` with mmdeploy's
-    ``FUNCTION_REWRITER`` (``kwargs``: its ``backend``, ``ir``), unless a
-    rewriter of this project already is registered for that function (two
-    valid rewriters of one function make mmdeploy warn and pick the first).
+    ``FUNCTION_REWRITER`` (``kwargs``: its ``backend``, ``ir``), unless this
+    module already registered one for it (two valid rewriters of one
+    function make mmdeploy warn and pick the first).
 
     Returns:
         bool: Whether ``rewriter`` was registered now.
     """
     from mmdeploy.core import FUNCTION_REWRITER
-    records = FUNCTION_REWRITER._registry._rewrite_records.get(func_name, [])
-    if any(getattr(record.get('_object'), MARK, False)
-           for record in records):
+    key = (func_name, tuple(sorted(map(str, kwargs.items()))))
+    if key in _registered:
         return False
-    setattr(rewriter, MARK, True)
+    _registered.add(key)
     FUNCTION_REWRITER.register_rewriter(func_name, **kwargs)(rewriter)
     return True
 
