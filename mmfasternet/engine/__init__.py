@@ -13,10 +13,13 @@ from .tasks import (
                     apply_format_only,
                     apply_tta,
                     apply_visualization,
+                    build_model_from_config,
                     check_checkpoint_file,
                     install_test_hooks,
                     install_training_hooks,
                     load_config,
+                    model_inputs,
+                    read_config,
                     result_dump_metric,
                     setup_cpu_distributed,
                     shutdown_distributed,
@@ -36,10 +39,10 @@ __all__ = [
     'FasterNetLayerDecayOptimWrapperConstructor', 'RNGStateHook',
     'SafeCheckpointHook', 'EVAL_METRICS', 'add_runner_arguments',
     'apply_eval_metrics', 'apply_format_only', 'apply_resume', 'apply_tta',
-    'apply_test_options', 'apply_visualization', 'check_checkpoint_file',
-    'display_problem',
+    'apply_test_options', 'apply_visualization', 'build_model_from_config',
+    'check_checkpoint_file', 'display_problem',
     'eval_metrics_help', 'find_resumable_checkpoint', 'has_mask_head',
     'install_test_hooks', 'install_training_hooks', 'load_config',
-    'resolve_show_dir', 'result_dump_metric', 'setup_cpu_distributed',
-    'shutdown_distributed', 'task_of'
+    'model_inputs', 'read_config', 'resolve_show_dir', 'result_dump_metric',
+    'setup_cpu_distributed', 'shutdown_distributed', 'task_of'
 ]

@@ -31,7 +31,7 @@ def test_segmentation_config_builds_and_runs(config):
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
 
-    from mmfasternet.analysis import build_model_from_config
+    from mmfasternet.engine.tasks import build_model_from_config
 
     cfg = Config.fromfile(config)
     assert cfg.model.backbone.type == 'FasterNet'
