@@ -1,18 +1,11 @@
-"""mmfasternet.analysis: the speed-up arithmetic on known timings, the
-timing loop, config reading and model building, FLOPs counting."""
-import os.path as osp
-
+"""The benchmarks' arithmetic on known timings (speed-ups of backbone,
+whole-model and operator rows) and their one-after-another timing loop."""
 import pytest
 import torch
 
-from mmfasternet.analysis import (
-    add_backbone_speedups,
-    add_dwconv_ratios,
-    add_model_speedups,
-    count_flops,
-    median_seconds,
-)
-from mmfasternet.testing import REPO_ROOT
+from benchmarks.inference import add_backbone_speedups, add_model_speedups
+from benchmarks.operators import add_dwconv_ratios
+from benchmarks.timing import median_seconds
 
 
 def backbone_row(model, form, images_per_s):
@@ -110,29 +103,3 @@ def test_median_seconds_calls_warmup_then_repeats_without_grad():
     assert calls == [False] * 5 and seconds >= 0
     with pytest.raises(ValueError, match='repeats'):
         median_seconds(step, warmup=0, repeats=0)
-
-
-def test_flops_of_the_documented_classifier():
-    """The README's T0 classifier: 3,905,500 parameters, 0.34 GFLOPs at
-    the default 224x224."""
-    result = count_flops(
-        osp.join(REPO_ROOT, 'configs', 'fasternet_t0_imagenet.py'))
-    assert result['task'] == 'classification'
-    assert result['shape'] == (224, 224)
-    assert result['params'] == 3905500
-    assert round(result['flops'] / 1e9, 2) == 0.34
-    assert 0 < result['backbone_flops'] < result['flops']
-    assert result['proposals'] is None
-
-
-def test_flops_of_a_detector_follow_the_proposals():
-    """The RPN keeps exactly the asked number of proposals: more proposals,
-    more head FLOPs, the same backbone FLOPs."""
-    path = osp.join(REPO_ROOT, 'configs', 'maskrcnn_fasternet_t0_coco.py')
-    few, more = (count_flops(path, (64, 64), proposals)
-                 for proposals in (5, 20))
-    assert few['params'] == more['params']
-    assert round(few['params'] / 1e6, 2) == 22.27  # the README's table
-    assert few['backbone_flops'] == more['backbone_flops']
-    assert few['flops'] < more['flops']
-    assert (few['proposals'], more['proposals']) == (5, 20)

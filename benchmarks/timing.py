@@ -1,4 +1,6 @@
-"""Timing of forward passes: one loop for every benchmark."""
+"""Timing of forward passes, one call after another, and the placement of
+a model and its input for it. Interleaved rounds over several callables:
+:func:`mmfasternet.utils.timing.interleaved_median_seconds`."""
 import statistics
 import time
 from typing import Callable, Optional, Tuple
@@ -6,10 +8,9 @@ from typing import Callable, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from ..utils.timing import Device, interleaved_median_seconds, synchronize
+from mmfasternet.utils.timing import Device, synchronize
 
-__all__ = ['DTYPES', 'interleaved_median_seconds', 'median_seconds',
-           'prepare_for_timing', 'synchronize']
+__all__ = ['DTYPES', 'median_seconds', 'prepare_for_timing']
 
 DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
 
