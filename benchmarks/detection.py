@@ -58,5 +58,6 @@ def zero_prediction_layers(model: nn.Module) -> List[str]:
         raise ValueError(
             f'{type(model).__name__}: none of {PREDICTION_LAYERS} found; '
             f'time this detector with its own prediction layers instead '
-            f'(benchmark_models(real_heads=True), benchmark.py --real-heads).')
+            f'(benchmark_models(real_heads=True), python -m '
+            f'benchmarks.benchmark model --real-heads).')
     return zeroed
