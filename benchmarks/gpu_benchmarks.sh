@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU figures of docs/benchmarks.md in one run (about 6 minutes on an
 # H200, most of it torch.compile). Each step writes a log and a JSON file.
-#   bash benchmarks/gpu_benchmarks.sh OUT_DIR      (from the repository root)
+#   bash benchmarks/gpu_benchmarks.sh OUT_DIR
 # QUICK=1 DEVICE=cpu runs the same steps tiny, to check the script itself.
 set -u
 OUT=${1:-work_dirs/gpu_benchmarks}
@@ -12,6 +12,9 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 DEVICE=${DEVICE:-cuda}
 mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+# the config paths below are relative to the repository root
+cd "$REPO"
 if [ "${QUICK:-0}" = 1 ]; then
     BIG="--batch 2 --shape 64 64 --warmup 1 --repeats 2"
     DET="--shape 128 128 --warmup 1 --repeats 1"
