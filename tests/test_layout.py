@@ -1,8 +1,10 @@
-"""Every script path that the README, the docs, the Makefile, the scripts,
-the configs, the library and the projects name exists (tools/ is grouped
-into OpenMMLab's analysis_tools/, deployment/, model_converters/ and
-misc/; a project under projects/ names its own tools/ and configs/ relative
-to its folder)."""
+"""Every script path and benchmark command that the README, the docs, the
+Makefile, the scripts, the configs, the library and the projects name
+exists (tools/ is grouped into OpenMMLab's analysis_tools/, deployment/,
+model_converters/ and misc/; the measurement code is benchmarks/, outside
+the package; a project under projects/ names its own tools/ and configs/
+relative to its folder), and the package and the tools never import the
+benchmarks."""
 import glob
 import os
 import os.path as osp
@@ -10,11 +12,15 @@ import re
 
 from mmfasternet.testing import REPO_ROOT
 
-TOOL_PATH = re.compile(r'(?<![\w/.])tools/[\w./-]+\.(?:py|sh)\b')
+TOOL_PATH = re.compile(
+    r'(?<![\w/.])(?:tools|benchmarks)/[\w./-]+\.(?:py|sh|md)\b')
 PROJECT_PATH = re.compile(r'(?<![\w/.])projects/[\w./-]+\.(?:py|md)\b')
+# ``python -m benchmarks.benchmark ...``: benchmarks/benchmark.py
+BENCHMARK_MODULE = re.compile(r'-m (benchmarks\.\w+)')
 SOURCES = ('README.md', 'Makefile', 'docs/*.md', 'tools/**/*.py',
            'tools/**/*.sh', 'configs/**/*.py', 'mmfasternet/**/*.py',
-           'tests/**/*.py', '.ci/*', 'projects/**/*.py', 'projects/**/*.md')
+           'tests/**/*.py', '.ci/*', 'benchmarks/*.py', 'benchmarks/*.sh',
+           'benchmarks/*.md', 'projects/**/*.py', 'projects/**/*.md')
 
 
 def project_of(path):
@@ -34,8 +40,10 @@ def test_every_named_tool_exists():
                 folder for folder in [project_of(path)] if folder]
             with open(path, encoding='utf-8') as f:
                 for line_number, line in enumerate(f, 1):
-                    for tool in (TOOL_PATH.findall(line)
-                                 + PROJECT_PATH.findall(line)):
+                    tools = TOOL_PATH.findall(line) + PROJECT_PATH.findall(
+                        line) + [module.replace('.', '/') + '.py'
+                                 for module in BENCHMARK_MODULE.findall(line)]
+                    for tool in tools:
                         named.add(tool)
                         if not any(osp.isfile(osp.join(root, tool))
                                    for root in roots):
@@ -44,11 +52,27 @@ def test_every_named_tool_exists():
                                 f'{line_number}: {tool}')
     assert not missing, '\n'.join(missing)
     assert {'tools/train.py', 'tools/misc/make_demo_data.py',
-            'tools/analysis_tools/benchmark.py',
+            'tools/analysis_tools/get_flops.py',
             'tools/deployment/export_onnx.py',
             'tools/model_converters/convert_checkpoint.py',
             'projects/mmdeploy_fasternet/tools/deploy.py',
-            'projects/mmdeploy_fasternet/README.md'} <= named
+            'projects/mmdeploy_fasternet/README.md',
+            'benchmarks/benchmark.py', 'benchmarks/operators.py',
+            'benchmarks/traffic.py', 'benchmarks/plot_speed_accuracy.py',
+            'benchmarks/gpu_benchmarks.sh'} <= named
+
+
+def test_package_and_tools_do_not_import_the_benchmarks():
+    """benchmarks/ is not installed: neither mmfasternet nor the tools that
+    users run from an installed package may import it."""
+    importing = re.compile(r'^\s*(?:from|import)\s+benchmarks\b', re.M)
+    offenders = [
+        osp.relpath(path, REPO_ROOT)
+        for folder in ('mmfasternet', 'tools')
+        for path in glob.glob(osp.join(REPO_ROOT, folder, '**', '*.py'),
+                              recursive=True)
+        if importing.search(open(path, encoding='utf-8').read())]
+    assert not offenders
 
 
 def test_scripts_and_tests_leave_tools_off_sys_path():
@@ -58,7 +82,8 @@ def test_scripts_and_tests_leave_tools_off_sys_path():
     import importlib.util
     edits = [
         osp.relpath(path, REPO_ROOT)
-        for path in glob.glob(osp.join(REPO_ROOT, 'tools', '**', '*.py'),
+        for folder in ('tools', 'benchmarks')
+        for path in glob.glob(osp.join(REPO_ROOT, folder, '**', '*.py'),
                               recursive=True)
         if 'sys.path' in open(path, encoding='utf-8').read()]
     assert not edits

@@ -252,7 +252,7 @@ class BackboneRuntime(nn.Module):
         self.report = dict(requested=self.runtime,
                            input_shape=tuple(x.shape))
         if len(calls) > 1:
-            from ..analysis.timing import interleaved_median_seconds
+            from ..utils.timing import interleaved_median_seconds
             seconds = interleaved_median_seconds(
                 [lambda call=call: call(x) for call in calls.values()],
                 warmup=0, repeats=self.timing_runs,

@@ -1,11 +1,16 @@
 """What tools/train.py and tools/test.py need to serve detection,
-segmentation and classification configs with one pair of scripts: the
-config as the tools start from it, the hooks they add to every run, and
-the checkpoint paths they are given."""
+segmentation and classification configs with one pair of scripts (the
+config as the tools start from it, the hooks they add to every run, the
+checkpoint paths they are given), and what the other tools share: configs
+read by path or ``pkg::path``, models built from them without weights, and
+random inputs for those models."""
+import copy
 import os
 import os.path as osp
-from typing import Optional
+from typing import List, Optional, Sequence, Tuple, Union
 
+import torch
+import torch.nn as nn
 from mmengine.config import Config
 
 from ..utils import allow_mmengine_checkpoints, is_remote
@@ -72,6 +77,112 @@ def task_of(cfg: Config) -> str:
             f'{sorted(SCOPE_TASKS)}; inherit an mmdet::, mmseg:: or '
             f'mmpretrain:: default_runtime or set default_scope.')
     return SCOPE_TASKS[scope]
+
+
+def read_config(config: Union[str, Config],
+                cfg_options: Optional[dict] = None) -> Config:
+    """A config from a file, or from an installed library as
+    ``'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'``
+    (:func:`mmengine.hub.get_config`), with ``cfg_options`` merged. A
+    :class:`Config` is used as it is (merged in place).
+
+    Raises:
+        FileNotFoundError: for a missing file or a config the named
+            library does not ship.
+        ModuleNotFoundError: when the module named before ``::`` cannot be
+            imported (it is never installed from here).
+    """
+    if isinstance(config, str):
+        if '::' in config:
+            from importlib.util import find_spec
+
+            from mmengine.hub import get_config
+            package = config.split('::', 1)[0]
+            # get_config would pip-install a library that is missing.
+            if not package.isidentifier() or find_spec(package) is None:
+                raise ModuleNotFoundError(
+                    f'{config}: {package} is not installed.')
+            config = get_config(config)
+        else:
+            config = Config.fromfile(config)
+    if cfg_options:
+        config.merge_from_dict(cfg_options)
+    return config
+
+
+def build_model_from_config(config: Union[str, Config],
+                            revert_sync_bn: bool = False,
+                            seed: Optional[int] = None) -> nn.Module:
+    """The ``model`` of a config, built in its library's registry (the
+    config's ``default_scope``: mmdet, mmseg or mmpretrain) without any
+    pretrained weights: the backbone's ``init_cfg`` and every
+    ``pretrained`` are dropped, so nothing is read when ``init_weights``
+    runs. A top-level ``data_preprocessor`` is used when the model has
+    none, as mmengine's Runner does. The model is in training mode, with
+    its constructors' initialisation.
+
+    Args:
+        config: a path, ``pkg::path`` (see :func:`read_config`) or a
+            :class:`Config`, which is not modified.
+        revert_sync_bn: turn SyncBN into BN, to run training steps in one
+            process.
+        seed: ``torch.manual_seed`` before building, for reproducible
+            random weights (None: leave the generator alone).
+
+    Raises:
+        ValueError: when the config's ``default_scope`` is none of mmdet,
+            mmseg and mmpretrain.
+    """
+    from mmengine.registry import MODELS, DefaultScope
+    cfg = read_config(config) if isinstance(config, str) else config
+    task_of(cfg)  # a clear error for a config of another library
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.pop('pretrained', None)
+    if 'backbone' in model_cfg:
+        model_cfg.backbone.pop('init_cfg', None)
+        model_cfg.backbone.pop('pretrained', None)
+    if cfg.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    if seed is not None:
+        torch.manual_seed(seed)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(model_cfg)
+    if revert_sync_bn:
+        from mmengine.model import revert_sync_batchnorm
+        model = revert_sync_batchnorm(model)
+    return model
+
+
+def model_inputs(task: str, batch: int, shape: Sequence[int],
+                 generator: Optional[torch.Generator] = None
+                 ) -> Tuple[torch.Tensor, Optional[List]]:
+    """A random batch (``batch``, 3, H, W) for ``shape`` (H, W) and, for
+    detection and segmentation, one data sample per image carrying the
+    image shapes their ``predict`` needs (None for classification).
+
+    Raises:
+        ValueError: for a task other than detection, segmentation and
+            classification.
+    """
+    height, width = shape
+    inputs = torch.randn(batch, 3, height, width, generator=generator)
+    if task == 'classification':
+        return inputs, None
+    if task == 'detection':
+        from mmdet.structures import DetDataSample as DataSample
+    elif task == 'segmentation':
+        from mmseg.structures import SegDataSample as DataSample
+    else:
+        raise ValueError(f'unknown task {task!r}.')
+    samples = []
+    for _ in range(batch):
+        sample = DataSample()
+        sample.set_metainfo(
+            dict(img_shape=(height, width), ori_shape=(height, width),
+                 pad_shape=(height, width),
+                 batch_input_shape=(height, width), scale_factor=(1., 1.)))
+        samples.append(sample)
+    return inputs, samples
 
 
 def add_runner_arguments(parser, cfg_example: str):

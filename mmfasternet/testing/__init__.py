@@ -52,7 +52,7 @@ def trained_backbone(arch='t0', **kwargs):
 def build_from_config(config_name, seed=0):
     """The model of ``configs/<config_name>`` (no pretrained weights, SyncBN
     as BN so it runs in one process), built in its library's scope."""
-    from mmfasternet.analysis import build_model_from_config
+    from mmfasternet.engine.tasks import build_model_from_config
     return build_model_from_config(
         osp.join(REPO_ROOT, 'configs', config_name), revert_sync_bn=True,
         seed=seed)

@@ -1,5 +1,5 @@
 """Helpers outside the models: the weights-only allow-list for mmengine
-checkpoints, local paths and URIs, and timing."""
+checkpoints, local paths and URIs, and wall-clock timing."""
 from .uri import is_remote
 from .weights_only_allowlist import allow_mmengine_checkpoints
 

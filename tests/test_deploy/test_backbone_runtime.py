@@ -139,11 +139,18 @@ def test_unknown_runtime_and_models_without_backbone():
 def test_use_backbone_runtime_on_a_detector_with_a_resnet():
     """Any backbone exports: mmdet's ResNet inside a whole detector, whose
     predictions stay those of the eager model."""
-    from mmfasternet.analysis import build_for_inference, model_inputs
-    model, task = build_for_inference(
-        'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
-        real_heads=True)
-    inputs, samples = model_inputs(task, 1, (128, 160),
+    from mmfasternet.engine.tasks import (
+        build_model_from_config,
+        model_inputs,
+        read_config,
+    )
+
+    # score threshold 0: random weights still give detections to compare
+    cfg = read_config('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+                      dict(model=dict(test_cfg=dict(rcnn=dict(
+                          score_thr=0.0, max_per_img=100)))))
+    model = build_model_from_config(cfg).eval()
+    inputs, samples = model_inputs('detection', 1, (128, 160),
                                    torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = model.predict(inputs, samples)[0].pred_instances

@@ -48,7 +48,7 @@ def data_options(config, data_root):
 
 
 def build_model(config, **model_changes):
-    from mmfasternet.analysis import build_model_from_config, read_config
+    from mmfasternet.engine.tasks import build_model_from_config, read_config
     cfg = read_config(config, {f'model.{key}': value
                                for key, value in model_changes.items()})
     return build_model_from_config(cfg, seed=0)

@@ -56,7 +56,7 @@ def run(args, expect_ok=True, timeout=600):
 
 
 def build_classifier(config):
-    from mmfasternet.analysis import build_model_from_config
+    from mmfasternet.engine.tasks import build_model_from_config
     return build_model_from_config(config, seed=0)
 
 
@@ -448,7 +448,7 @@ def test_detection_and_segmentation_inferencers(tmp_path):
     image.save(image_path)
 
     def checkpoint_of(config, scope):
-        from mmfasternet.analysis import build_model_from_config
+        from mmfasternet.engine.tasks import build_model_from_config
         cfg = Config.fromfile(config)
         assert cfg.default_scope == scope
         model = build_model_from_config(cfg, revert_sync_bn=True, seed=0)

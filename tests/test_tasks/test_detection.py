@@ -76,7 +76,7 @@ def test_detection_config_builds_and_runs(config):
     from mmdet.structures.mask import BitmapMasks
     from mmengine.structures import InstanceData
 
-    from mmfasternet.analysis import build_model_from_config
+    from mmfasternet.engine.tasks import build_model_from_config
 
     cfg = Config.fromfile(config)
     assert cfg.model.backbone.type == 'FasterNet'

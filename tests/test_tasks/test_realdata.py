@@ -431,7 +431,7 @@ def image_dependent_classifier(config, seed=0):
     scores differ from photo to photo (the default init gives every photo
     almost the same flat scores): He-initialised convs and linears, random
     BN affines, BN statistics measured on seeded noise."""
-    from mmfasternet.analysis import build_model_from_config, read_config
+    from mmfasternet.engine.tasks import build_model_from_config, read_config
     cfg = read_config(config)
     model = build_model_from_config(cfg, seed=seed)
     generator = torch.Generator().manual_seed(seed)

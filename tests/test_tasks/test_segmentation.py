@@ -31,7 +31,7 @@ def test_segmentation_config_builds_and_runs(config):
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
 
-    from mmfasternet.analysis import build_model_from_config
+    from mmfasternet.engine.tasks import build_model_from_config
 
     cfg = Config.fromfile(config)
     assert cfg.model.backbone.type == 'FasterNet'
@@ -216,8 +216,7 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
     # The test loop with and without --deploy, each backbone runtime: same
     # metrics, and the img/s and ratios printed are those of the rows.
     out = tmp_path / 'loop.json'
-    result = run(osp.join(repo_root, 'tools', 'analysis_tools',
-                          'benchmark.py'), 'test-loop', config,
+    result = run('-m', 'benchmarks.benchmark', 'test-loop', config,
                  str(checkpoint), '--runtimes', 'auto', 'onnxruntime',
                  '--repeats', '1', '--work-dir',
                  str(tmp_path / 'loop'), '--json', str(out),

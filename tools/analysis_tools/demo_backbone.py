@@ -13,11 +13,7 @@ import torch
 from mmengine.analysis import get_model_complexity_info
 
 from mmfasternet import FasterNet
-from mmfasternet.analysis import median_seconds
-
-
-def median_ms(model, x, repeats):
-    return median_seconds(lambda: model(x), 2, repeats) * 1e3
+from mmfasternet.utils.timing import interleaved_median_seconds
 
 
 def main(argv=None):
@@ -48,8 +44,8 @@ def main(argv=None):
         fast = FasterNet(
             arch=arch, out_norm=False, pconv_fw_type='split_mlp').eval()
         fast.load_state_dict(model.state_dict())
-        plain_ms = median_ms(model, x, args.repeats)
-        fast_ms = median_ms(fast, x, args.repeats)
+        plain_ms, fast_ms = (s * 1e3 for s in interleaved_median_seconds(
+            [lambda: model(x), lambda: fast(x)], 2, args.repeats))
         print(f'{arch:>4} {params:>12,} {flops / 1e9:>7.2f}  {shapes:<34}'
               f'{plain_ms:>13.1f} {fast_ms:>13.1f} {fast_ms / plain_ms:>6.2f}')
 

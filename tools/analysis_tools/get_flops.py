@@ -14,10 +14,86 @@ Configs of the installed libraries are named ``mmdet::PATH``,
 ``mmseg::PATH`` or ``mmpretrain::PATH`` (PATH under their ``configs/``).
 """
 import argparse
+import copy
 
+import torch
+import torch.nn as nn
+from mmengine.analysis import get_model_complexity_info
 from mmengine.config import DictAction
 
-from mmfasternet.analysis import count_flops, read_config
+from mmfasternet.engine.tasks import (
+    build_model_from_config,
+    model_inputs,
+    read_config,
+    task_of,
+)
+
+# Input (H, W) counted when none is given.
+DEFAULT_SHAPES = dict(detection=(1280, 800), segmentation=(512, 512),
+                      classification=(224, 224))
+
+
+class TensorForward(nn.Module):
+    """The model's ``mode='tensor'`` forward (what mmdet's, mmseg's and
+    mmpretrain's FLOPs tools count) with fixed data samples."""
+
+    def __init__(self, model, data_samples):
+        super().__init__()
+        self.model = model
+        self.data_samples = data_samples
+
+    def forward(self, inputs):
+        return self.model(inputs, self.data_samples, mode='tensor')
+
+
+def fix_proposals(model_cfg, proposals):
+    """Make the RPN of a two-stage detector's model config keep exactly
+    ``proposals`` boxes per image (NMS off: IoU threshold 1), in place.
+    Returns False when the config has no ``test_cfg.rpn``."""
+    rpn = model_cfg.get('test_cfg', {}).get('rpn')
+    if not rpn:
+        return False
+    rpn.nms_pre = max(rpn.get('nms_pre', proposals), proposals)
+    rpn.max_per_img = proposals
+    rpn.nms = dict(type='nms', iou_threshold=1.0)
+    return True
+
+
+def count_flops(config, shape=None, proposals=1000):
+    """Parameters and FLOPs of a config's model (a path, ``pkg::path`` or a
+    ``Config``, not modified) and of its backbone alone, on one random
+    image of ``shape`` (H, W; default :data:`DEFAULT_SHAPES` of the task).
+    ``proposals``: RPN boxes per image kept for two-stage detectors (0:
+    the config's RPN as it is).
+
+    Returns a dict: ``task``, ``shape``, ``params`` and ``backbone_params``,
+    ``flops`` and ``backbone_flops`` (multiply-accumulates), ``proposals``
+    (the count used; None when the RPN was left as configured or there is
+    none).
+    """
+    cfg = copy.deepcopy(read_config(config))
+    task = task_of(cfg)
+    fixed = bool(proposals) and fix_proposals(cfg.model, proposals)
+    model = build_model_from_config(cfg).eval()
+    height, width = DEFAULT_SHAPES[task] if shape is None else shape
+    inputs, samples = model_inputs(task, 1, (height, width))
+    if task != 'detection':  # their tensor forward takes no samples
+        samples = None
+    with torch.no_grad():
+        whole = get_model_complexity_info(
+            TensorForward(model, samples), inputs=(inputs, ),
+            show_table=False, show_arch=False)
+        backbone = get_model_complexity_info(
+            model.backbone, inputs=(inputs, ), show_table=False,
+            show_arch=False)
+    return dict(
+        task=task,
+        shape=(height, width),
+        params=sum(p.numel() for p in model.parameters()),
+        flops=whole['flops'],
+        backbone_params=sum(p.numel() for p in model.backbone.parameters()),
+        backbone_flops=backbone['flops'],
+        proposals=proposals if fixed else None)
 
 
 def parse_args(argv=None):

@@ -13,7 +13,8 @@ Here each pair is built with random weights (speed does not depend on
 them): FasterNet as mmfasternet's ImageNet classifier
 (:func:`~mmfasternet.deploy.models.build_model`), the baseline from timm
 (``pretrained=False``). The models of a pair are timed in one process,
-in interleaved rounds (:func:`~.timing.interleaved_median_seconds`).
+in interleaved rounds
+(:func:`~mmfasternet.utils.timing.interleaved_median_seconds`).
 
 Rows are dicts: ``pair``, ``model``, ``form``, ``runtime``, ``device``,
 ``protocol``, ``batch``, ``dtype``, ``channels_last``, ``image_size``,
@@ -29,9 +30,10 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from ..deploy import fold_batchnorms, switch_to_deploy
-from .benchmark import DEPLOY, PAPER_PROTOCOL
-from .timing import interleaved_median_seconds, prepare_for_timing
+from benchmarks.inference import DEPLOY, PAPER_PROTOCOL
+from benchmarks.timing import prepare_for_timing
+from mmfasternet.deploy import fold_batchnorms, switch_to_deploy
+from mmfasternet.utils.timing import interleaved_median_seconds
 
 # The baselines' form: eval mode, every BN that follows a conv folded into
 # it (the paper's protocol; Swin has no BN, so it is only in eval mode).
@@ -153,7 +155,7 @@ def pair_models(pair: PaperPair, image_size: int = 224
     """
     import timm
 
-    from ..deploy.models import build_model
+    from mmfasternet.deploy.models import build_model
     example = torch.randn(1, 3, image_size, image_size,
                           generator=torch.Generator().manual_seed(0))
     fasternet = build_model(pair.arch, what='classifier', deploy=False)
@@ -174,7 +176,7 @@ def _onnxruntime_call(model: nn.Module, example: torch.Tensor
     with mmfasternet's exporter, on ``example``, with PyTorch's number of
     intra-op threads. Idle onnxruntime threads do not spin, so that they
     leave the cores to the PyTorch rows timed in between."""
-    from ..deploy.runtime import OnnxRuntimeModule
+    from mmfasternet.deploy.runtime import OnnxRuntimeModule
     x = example.float().cpu()
     with warnings.catch_warnings():
         # timm models' shape arithmetic: "converting a tensor to a Python

@@ -5,7 +5,6 @@ inputs, whose printed and written ratios must be those of its own rows.
 No assertion depends on how fast anything ran."""
 import json
 import math
-import os.path as osp
 import re
 import subprocess
 import sys
@@ -13,17 +12,17 @@ import sys
 import pytest
 import torch
 
-from mmfasternet.analysis import (
+from benchmarks.training import (
+    _prepare,
     build_for_training,
     training_inputs,
     training_ratios,
     training_step,
     uses_with_cp,
 )
-from mmfasternet.analysis.training import _prepare
 from mmfasternet.testing import REPO_ROOT
 
-BENCHMARK = osp.join('tools', 'analysis_tools', 'benchmark.py')
+BENCHMARK = ('-m', 'benchmarks.benchmark')
 DEMO_DET = 'configs/demo/maskrcnn_fasternet_t0_shapes_demo.py'
 DEMO_SEG = 'configs/demo/upernet_fasternet_t0_shapes_demo.py'
 
@@ -82,7 +81,7 @@ def test_batch_of_one_is_refused_for_pyramid_pooling():
 def test_train_subcommand_ratios_are_those_of_its_rows(tmp_path):
     out = tmp_path / 'train.json'
     result = subprocess.run(
-        [sys.executable, BENCHMARK, 'train', DEMO_DET, DEMO_DET, '--shape',
+        [sys.executable, *BENCHMARK, 'train', DEMO_DET, DEMO_DET, '--shape',
          '64', '64', '--batch', '1', '--warmup', '1', '--repeats', '1',
          '--memory-steps', '1', '--with-cp', '--threads', '1', '--json',
          str(out)], capture_output=True, text=True, cwd=REPO_ROOT,

@@ -14,13 +14,17 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from .. import FasterNet
-from ..deploy import fold_batchnorms, switch_to_deploy
-from ..engine import task_of
-from .detection import keep_all_detections, zero_prediction_layers
-from .models import build_model_from_config, model_inputs, read_config
-from .profiling import profile_ops
-from .timing import median_seconds, prepare_for_timing
+from benchmarks.detection import keep_all_detections, zero_prediction_layers
+from benchmarks.profiling import profile_ops
+from benchmarks.timing import median_seconds, prepare_for_timing
+from mmfasternet import FasterNet
+from mmfasternet.deploy import fold_batchnorms, switch_to_deploy
+from mmfasternet.engine.tasks import (
+    build_model_from_config,
+    model_inputs,
+    read_config,
+    task_of,
+)
 
 # Backbone forms. A row measured under torch.compile has COMPILED appended,
 # one exported to ONNX and run by onnxruntime ONNXRUNTIME_CPU.
@@ -71,7 +75,7 @@ def onnxruntime_seconds(model: nn.Module, example: torch.Tensor,
     ONNX (fp32, dynamic shapes) on ``example`` (N, 3, H, W), with
     PyTorch's number of intra-op threads (idle threads spinning, as for a
     session timed alone)."""
-    from ..deploy.runtime import OnnxRuntimeModule
+    from mmfasternet.deploy.runtime import OnnxRuntimeModule
     x = example.float().cpu()
     session = OnnxRuntimeModule(copy.deepcopy(model).float().cpu(), x,
                                 spinning=True)
@@ -273,7 +277,10 @@ def benchmark_models(configs: Iterable[str], batch: int = 1,
             none of the prediction layers (pass ``real_heads``), or an
             unknown backbone runtime.
     """
-    from ..deploy.runtime import BACKBONE_RUNTIMES, use_backbone_runtime
+    from mmfasternet.deploy.runtime import (
+        BACKBONE_RUNTIMES,
+        use_backbone_runtime,
+    )
     unknown = [r for r in backbone_runtimes
                if r not in BACKBONE_RUNTIMES or r == 'eager']
     if unknown:

@@ -1,7 +1,8 @@
 """Where the time of a forward pass goes, op by op (torch.profiler)."""
 from typing import Callable, List
 
-from .timing import Device, median_seconds, synchronize
+from benchmarks.timing import median_seconds
+from mmfasternet.utils.timing import Device, synchronize
 
 
 def profile_ops(fn: Callable[[], object], repeats: int, warmup: int = 1,

@@ -1,9 +1,10 @@
 """Speed against accuracy: the published ImageNet top-1 of each FasterNet
-variant against the latency measured by tools/analysis_tools/benchmark.py on your machine,
-one series per measured form (paper protocol, deploy, compiled, ...).
+variant against the latency measured by ``benchmarks.benchmark backbone``
+on your machine, one series per measured form (paper protocol, deploy,
+compiled, ...).
 
-    python tools/analysis_tools/benchmark.py backbone --archs t0 t1 t2 s m l --threads 1 --json cpu.json
-    python tools/analysis_tools/plot_speed_accuracy.py cpu.json --out docs/images/speed_accuracy_cpu.png
+    python -m benchmarks.benchmark backbone --archs t0 t1 t2 s m l --threads 1 --json cpu.json
+    python -m benchmarks.plot_speed_accuracy cpu.json --out docs/images/speed_accuracy_cpu.png
 
 Accuracies are the FasterNet paper's (not measured here); only the x axis is
 measured.
@@ -67,8 +68,10 @@ def plot(result: dict, out: str, title: str = None) -> str:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('json', help='output of tools/analysis_tools/benchmark.py backbone')
+    parser = argparse.ArgumentParser(
+        prog='python -m benchmarks.plot_speed_accuracy',
+        description=__doc__.split('\n\n')[0])
+    parser.add_argument('json', help='output of benchmarks.benchmark backbone')
     parser.add_argument('--out', default='speed_accuracy.png')
     parser.add_argument('--title')
     args = parser.parse_args(argv)

@@ -1,20 +1,11 @@
-"""mmfasternet.analysis: the speed-up arithmetic on known timings, the
-timing loop, config reading and model building, FLOPs counting."""
-import os.path as osp
-
+"""The benchmarks' arithmetic on known timings (speed-ups of backbone,
+whole-model and operator rows) and their one-after-another timing loop."""
 import pytest
 import torch
 
-from mmfasternet.analysis import (
-    add_backbone_speedups,
-    add_dwconv_ratios,
-    add_model_speedups,
-    build_model_from_config,
-    count_flops,
-    median_seconds,
-    read_config,
-)
-from mmfasternet.testing import REPO_ROOT
+from benchmarks.inference import add_backbone_speedups, add_model_speedups
+from benchmarks.operators import add_dwconv_ratios
+from benchmarks.timing import median_seconds
 
 
 def backbone_row(model, form, images_per_s):
@@ -112,64 +103,3 @@ def test_median_seconds_calls_warmup_then_repeats_without_grad():
     assert calls == [False] * 5 and seconds >= 0
     with pytest.raises(ValueError, match='repeats'):
         median_seconds(step, warmup=0, repeats=0)
-
-
-def test_read_config_resolves_installed_library_configs():
-    cfg = read_config('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
-                      dict(model=dict(backbone=dict(depth=101))))
-    assert cfg.filename.endswith(osp.join(
-        'mmdet', '.mim', 'configs', 'mask_rcnn',
-        'mask-rcnn_r50_fpn_1x_coco.py'))
-    assert cfg.model.backbone.depth == 101
-    # Never installed from here (mmengine's get_config would pip-install).
-    with pytest.raises(ModuleNotFoundError, match='mmdet3d'):
-        read_config('mmdet3d::pointpillars/pointpillars.py')
-
-
-def test_built_models_load_no_weights():
-    """The shipped configs point their backbones at checkpoints that are
-    not on this machine: the built model initialises without them, and the
-    config is left as it was."""
-    path = osp.join(REPO_ROOT, 'configs', 'maskrcnn_fasternet_t0_coco.py')
-    cfg = read_config(path)
-    checkpoint = cfg.model.backbone.init_cfg.checkpoint
-    assert not osp.exists(osp.join(REPO_ROOT, checkpoint))
-    model = build_model_from_config(cfg, seed=0)
-    again = build_model_from_config(path, seed=0)  # the same random weights
-    assert all(torch.equal(a, b) for a, b in zip(
-        model.state_dict().values(), again.state_dict().values()))
-    model.init_weights()
-    assert cfg.model.backbone.init_cfg.checkpoint == checkpoint
-    assert model.training
-
-
-def test_classifier_takes_the_top_level_data_preprocessor():
-    model = build_model_from_config(
-        osp.join(REPO_ROOT, 'configs', 'demo', 'fasternet_t0_shapes_demo.py'))
-    assert model.data_preprocessor.num_classes == 3
-
-
-def test_flops_of_the_documented_classifier():
-    """The README's T0 classifier: 3,905,500 parameters, 0.34 GFLOPs at
-    the default 224x224."""
-    result = count_flops(
-        osp.join(REPO_ROOT, 'configs', 'fasternet_t0_imagenet.py'))
-    assert result['task'] == 'classification'
-    assert result['shape'] == (224, 224)
-    assert result['params'] == 3905500
-    assert round(result['flops'] / 1e9, 2) == 0.34
-    assert 0 < result['backbone_flops'] < result['flops']
-    assert result['proposals'] is None
-
-
-def test_flops_of_a_detector_follow_the_proposals():
-    """The RPN keeps exactly the asked number of proposals: more proposals,
-    more head FLOPs, the same backbone FLOPs."""
-    path = osp.join(REPO_ROOT, 'configs', 'maskrcnn_fasternet_t0_coco.py')
-    few, more = (count_flops(path, (64, 64), proposals)
-                 for proposals in (5, 20))
-    assert few['params'] == more['params']
-    assert round(few['params'] / 1e6, 2) == 22.27  # the README's table
-    assert few['backbone_flops'] == more['backbone_flops']
-    assert few['flops'] < more['flops']
-    assert (few['proposals'], more['proposals']) == (5, 20)

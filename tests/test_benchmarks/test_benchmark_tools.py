@@ -1,4 +1,5 @@
-"""The benchmark scripts run as a user runs them, with tiny settings, and
+"""The benchmark commands run as a user runs them (``python -m
+benchmarks.<module>`` from the repository root), with tiny settings, and
 the ratios they print and write are the ratios of their own rows. Speed is
 reported, not tested: no assertion depends on how fast anything ran."""
 import json
@@ -8,10 +9,9 @@ import sys
 
 import pytest
 
-from mmfasternet.testing import REPO_ROOT, load_tool
+from mmfasternet.testing import REPO_ROOT
 
-ANALYSIS_TOOLS = osp.join('tools', 'analysis_tools')
-BENCHMARK = osp.join(ANALYSIS_TOOLS, 'benchmark.py')
+BENCHMARK = ('-m', 'benchmarks.benchmark')
 
 
 def run_tool(*args):
@@ -42,7 +42,7 @@ def assert_consistent(row, batch):
 
 def test_backbone_benchmark_ratios_are_those_of_its_rows(tmp_path):
     out = tmp_path / 'backbone.json'
-    log = run_tool(BENCHMARK, 'backbone', '--archs', 't0', 's', '--shape',
+    log = run_tool(*BENCHMARK, 'backbone', '--archs', 't0', 's', '--shape',
                    '64', '64', '--warmup', '1', '--repeats', '2',
                    '--threads', '1', '--onnxruntime', '--json', str(out))
     rows = json.loads(out.read_text())['rows']
@@ -83,8 +83,8 @@ def test_backbone_benchmark_ratios_are_those_of_its_rows(tmp_path):
     assert set(printed) == expected_lines
 
     png = tmp_path / 'plot.png'
-    run_tool(osp.join(ANALYSIS_TOOLS, 'plot_speed_accuracy.py'), str(out),
-             '--out', str(png))
+    run_tool('-m', 'benchmarks.plot_speed_accuracy', str(out), '--out',
+             str(png))
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
@@ -95,7 +95,7 @@ def test_model_benchmark_ratios_against_the_last_config(tmp_path):
     configs = ['configs/maskrcnn_fasternet_t0_coco.py',
                'configs/fpn_fasternet_t0_ade20k.py',
                'configs/demo/fasternet_t0_shapes_demo.py']
-    log = run_tool(BENCHMARK, 'model', *configs, '--shape', '64', '64',
+    log = run_tool(*BENCHMARK, 'model', *configs, '--shape', '64', '64',
                    '--warmup', '0', '--repeats', '1', '--threads', '2',
                    '--json', str(out))
     rows = json.loads(out.read_text())['rows']
@@ -126,7 +126,7 @@ def test_model_benchmark_with_backbone_runtimes(tmp_path):
     out = tmp_path / 'model.json'
     configs = ['configs/fpn_fasternet_t0_ade20k.py',
                'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py']
-    log = run_tool(BENCHMARK, 'model', *configs, '--shape', '64', '64',
+    log = run_tool(*BENCHMARK, 'model', *configs, '--shape', '64', '64',
                    '--backbone-runtimes', 'onnxruntime', '--warmup', '0',
                    '--repeats', '1', '--threads', '2', '--json', str(out))
     rows = json.loads(out.read_text())['rows']
@@ -162,8 +162,8 @@ def test_model_benchmark_with_backbone_runtimes(tmp_path):
 
 def test_operator_benchmark(tmp_path):
     out = tmp_path / 'ops.json'
-    log = run_tool(osp.join(ANALYSIS_TOOLS, 'benchmark_ops.py'), '--warmup',
-                   '0', '--repeats', '1', '--threads', '2', '--json', str(out))
+    log = run_tool('-m', 'benchmarks.operators', '--warmup', '0',
+                   '--repeats', '1', '--threads', '2', '--json', str(out))
     rows = json.loads(out.read_text())['rows']
     assert [(row['shape'], row['operator']) for row in rows] == [
         (shape, operator)
@@ -191,7 +191,8 @@ def test_detectors_with_any_backbone_do_the_same_head_work():
     same detections (so their heads do equal work)."""
     import torch
 
-    from mmfasternet.analysis import build_for_inference, model_inputs
+    from benchmarks.inference import build_for_inference
+    from mmfasternet.engine.tasks import model_inputs
     inputs, samples = model_inputs('detection', 1, (96, 128))
     detections = []
     for config in (osp.join(REPO_ROOT, 'configs',
@@ -213,7 +214,7 @@ def test_traffic_tool_and_counter():
     """Per-image counts do not depend on the batches they are counted at,
     both forms do the same FLOPs (the deploy form is the same math), and
     the deploy form makes no concatenated copy."""
-    from mmfasternet.analysis import backbone_traffic
+    from benchmarks.traffic import backbone_traffic, main
     args = dict(arch='t0', shape=(64, 64), dtype='fp32', channels_last=True)
     big = backbone_traffic(batch=256, **args)
     one = backbone_traffic(batch=1, **args)
@@ -227,7 +228,7 @@ def test_traffic_tool_and_counter():
     assert big['deploy']['flops'] == pytest.approx(big['paper']['flops'],
                                                    rel=1e-3)
     assert 'cat' in big['paper']['ops'] and 'cat' not in big['deploy']['ops']
-    printed = load_tool('analysis_tools/traffic').main(
+    printed = main(
         ['--arch', 't0', '--shape', '64', '64', '--dtype', 'fp32',
          '--channels-last'])
     assert printed['paper']['bytes'] == pytest.approx(big['paper']['bytes'])
@@ -235,7 +236,7 @@ def test_traffic_tool_and_counter():
 
 def test_backbone_benchmark_profiles_both_forms(tmp_path):
     out = tmp_path / 'profile.json'
-    log = run_tool(BENCHMARK, 'backbone', '--archs', 't0', '--baselines',
+    log = run_tool(*BENCHMARK, 'backbone', '--archs', 't0', '--baselines',
                    '--threads', '2', '--batch', '2', '--shape', '64', '64',
                    '--warmup', '1', '--repeats', '2', '--channels-last',
                    '--profile', '4', '--json', str(out))
@@ -253,7 +254,7 @@ def test_backbone_benchmark_profiles_both_forms(tmp_path):
 
 
 def test_model_benchmark_refuses_backbone_only_options():
-    parse_args = load_tool('analysis_tools/benchmark').parse_args
+    from benchmarks.benchmark import parse_args
     for option in (['--dtype', 'bf16'], ['--compile']):
         with pytest.raises(SystemExit):
             parse_args(['model', 'configs/maskrcnn_fasternet_t0_coco.py',
@@ -261,27 +262,3 @@ def test_model_benchmark_refuses_backbone_only_options():
     args = parse_args(['model', 'configs/maskrcnn_fasternet_t0_coco.py',
                        '--channels-last'])
     assert args.channels_last
-
-
-def test_get_flops_takes_installed_library_configs():
-    """The README's reference row, mmdet's ResNet-50 Mask R-CNN named as
-    ``mmdet::...``: 44.40 M parameters."""
-    log = run_tool(osp.join(ANALYSIS_TOOLS, 'get_flops.py'),
-                   'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
-                   '--shape', '64', '--proposals', '10')
-    assert '(detection)' in log and 'input:    1x3x64x64' in log
-    assert 'params:   44.40 M' in log
-    assert 'counted with 10 RPN proposals per image' in log
-
-
-def test_demo_backbone():
-    """``make demo-backbone``, tiny: the README's backbone parameter counts
-    and an identical round trip through the original layout."""
-    log = run_tool(osp.join(ANALYSIS_TOOLS, 'demo_backbone.py'), '--size',
-                   '32', '--repeats', '1', '--threads', '1')
-    params = {line.split()[0]: line.split()[1] for line in log.splitlines()
-              if line.split() and line.split()[0] in
-              ('t0', 't1', 't2', 's', 'm', 'l')}
-    assert params == dict(t0='2,214,900', t1='5,659,008', t2='12,718,848',
-                          s='28,589,312', m='50,765,904', l='90,218,112')
-    assert 'outputs identical: True' in log

@@ -6,8 +6,8 @@ folded into the convs, split_cat PConv, eager) and mmfasternet's deploy form
 under the same settings; reference backbones (mmdet's ResNet-50 by default,
 ``timm:NAME`` for timm models) with BN folded too.
 
-    python tools/analysis_tools/benchmark.py backbone --archs t0 s l --device cpu --threads 1 --batch 1
-    python tools/analysis_tools/benchmark.py backbone --archs s --device cuda --batch 256 --dtype bf16 --channels-last --compile
+    python -m benchmarks.benchmark backbone --archs t0 s l --device cpu --threads 1 --batch 1
+    python -m benchmarks.benchmark backbone --archs s --device cuda --batch 256 --dtype bf16 --channels-last --compile
 
 Whole models (``model``): inference of detection / segmentation /
 classification configs on a random image at the given shape (data loading
@@ -15,7 +15,7 @@ excluded), training form and deploy form, plus how much of it the backbone
 and the backbone+neck take. Detectors keep exactly 100 detections per image
 (score threshold 0) so that models are compared on equal work.
 
-    python tools/analysis_tools/benchmark.py model configs/maskrcnn_fasternet_s_coco.py \
+    python -m benchmarks.benchmark model configs/maskrcnn_fasternet_s_coco.py \
         mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py --shape 800 1333 --threads 2
 
 The paper's headline claims (``paper-claims``): FasterNet-T0 vs timm's
@@ -25,7 +25,7 @@ protocol (CPU: batch 1, 1 thread; CUDA: batch 32 fp32 and batch 256 bf16
 channels_last), FasterNet in its paper protocol and deploy forms, in eager
 PyTorch and onnxruntime (CPU); each ratio is printed beside the paper's.
 
-    python tools/analysis_tools/benchmark.py paper-claims --threads 1 --json claims.json
+    python -m benchmarks.benchmark paper-claims --threads 1 --json claims.json
 
 Training cost (``train``): one training iteration of each config's model
 (loss forward, backward, the config's optimizer step; random batch with
@@ -34,7 +34,7 @@ interleaved rounds, and the peak memory of the iterations (CPU: peak RSS of
 a fresh process per config; CUDA: max allocated); each config's time and
 memory over the last config's.
 
-    python tools/analysis_tools/benchmark.py train configs/maskrcnn_fasternet_s_coco.py \
+    python -m benchmarks.benchmark train configs/maskrcnn_fasternet_s_coco.py \
         mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py --shape 512 512 --batch 1 --threads 2
 
 The test loop as users run it (``test-loop``): ``tools/test.py CONFIG
@@ -43,7 +43,7 @@ fresh runners in interleaved rounds in one process, real data loading and
 evaluation; img/s of the loop, each form over the trained one, and how far
 the metrics move.
 
-    python tools/analysis_tools/benchmark.py test-loop configs/demo/maskrcnn_fasternet_t0_shapes_demo.py \
+    python -m benchmarks.benchmark test-loop configs/demo/maskrcnn_fasternet_t0_shapes_demo.py \
         work_dirs/demo_maskrcnn_fasternet_t0/epoch_6.pth --runtimes auto eager --repeats 2
 
 Timings are medians over ``--repeats`` after ``--warmup`` runs, with the GPU
@@ -56,27 +56,29 @@ import os.path as osp
 import torch
 from mmengine.config import DictAction
 
-from mmfasternet import FasterNet
-from mmfasternet.analysis import (
-    DTYPES,
-    PAIRS,
+from benchmarks.inference import (
     benchmark_backbones,
     benchmark_models,
-    benchmark_paper_claims,
-    benchmark_test_loop,
-    benchmark_training,
-    describe_comparison,
     environment,
-    paper_claim_ratios,
-    summarize_test_loop,
-    training_ratios,
 )
-from mmfasternet.analysis.paper_claims import RUNTIMES
+from benchmarks.loops import benchmark_test_loop, summarize_test_loop
+from benchmarks.paper_claims import (
+    PAIRS,
+    RUNTIMES,
+    benchmark_paper_claims,
+    describe_comparison,
+    paper_claim_ratios,
+)
+from benchmarks.timing import DTYPES
+from benchmarks.training import benchmark_training, training_ratios
+from mmfasternet import FasterNet
 from mmfasternet.deploy.runtime import BACKBONE_RUNTIMES, describe_report
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(
+        prog='python -m benchmarks.benchmark',
+        description=__doc__.split('\n\n')[0])
     sub = parser.add_subparsers(dest='what', required=True)
     for name in ('backbone', 'model'):
         p = sub.add_parser(name)

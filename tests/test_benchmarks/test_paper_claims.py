@@ -1,10 +1,9 @@
 """The paper's headline claims: the comparison arithmetic on known
-timings, the interleaved timing loop, the models of each pair, and the
-``paper-claims`` subcommand run as a user runs it with tiny inputs, whose
-printed and written ratios must be those of its own rows. No assertion
-depends on how fast anything ran."""
+timings, the models of each pair, and the ``paper-claims`` subcommand run
+as a user runs it with tiny inputs, whose printed and written ratios must
+be those of its own rows. No assertion depends on how fast anything
+ran."""
 import json
-import os.path as osp
 import re
 import subprocess
 import sys
@@ -12,18 +11,18 @@ import sys
 import pytest
 import torch
 
-from mmfasternet.analysis import (
+from benchmarks.benchmark import parse_args
+from benchmarks.paper_claims import (
+    BASELINE_FORM,
     PAIRS,
     describe_comparison,
-    interleaved_median_seconds,
     pair_models,
     paper_claim_ratios,
     paper_protocols,
 )
-from mmfasternet.analysis.paper_claims import BASELINE_FORM
-from mmfasternet.testing import REPO_ROOT, load_tool
+from mmfasternet.testing import REPO_ROOT
 
-BENCHMARK = osp.join('tools', 'analysis_tools', 'benchmark.py')
+BENCHMARK = ('-m', 'benchmarks.benchmark')
 
 
 def claim_row(arch, form, runtime, ms, processor='CPU', batch=1):
@@ -90,18 +89,6 @@ def test_comparisons_from_known_timings():
         paper_claim_ratios(rows[:2])
 
 
-def test_interleaved_timing_runs_in_rounds():
-    calls = []
-    seconds = interleaved_median_seconds(
-        [lambda: calls.append('a'), lambda: calls.append('b')], warmup=2,
-        repeats=3)
-    assert len(seconds) == 2 and all(s >= 0 for s in seconds)
-    # warm-up of each, then rounds of (untimed, timed) per function
-    assert ''.join(calls) == 'aabb' + 'aabb' * 3
-    with pytest.raises(ValueError):
-        interleaved_median_seconds([lambda: None], warmup=0, repeats=0)
-
-
 def test_protocols():
     (cpu, ) = paper_protocols('cpu', threads=1)
     assert (cpu.batch, cpu.dtype, cpu.channels_last) == (1, 'fp32', False)
@@ -132,7 +119,7 @@ def test_pair_models_are_whole_classifiers(arch, size):
 def run_claims(tmp_path, *args):
     out = tmp_path / 'claims.json'
     result = subprocess.run(
-        [sys.executable, BENCHMARK, 'paper-claims', *args, '--warmup', '1',
+        [sys.executable, *BENCHMARK, 'paper-claims', *args, '--warmup', '1',
          '--repeats', '2', '--json', str(out)], capture_output=True,
         text=True, cwd=REPO_ROOT, timeout=600)
     assert result.returncode == 0, (result.stdout[-3000:] +
@@ -201,7 +188,6 @@ def test_paper_claims_l_eager(tmp_path):
 
 
 def test_paper_claims_refuses_onnxruntime_on_cuda():
-    parse_args = load_tool('analysis_tools/benchmark').parse_args
     with pytest.raises(SystemExit):
         parse_args(['paper-claims', '--device', 'cuda', '--runtimes',
                     'onnxruntime'])

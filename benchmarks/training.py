@@ -9,6 +9,8 @@ memory figures are, see :func:`benchmark_training`).
 """
 import copy
 import json
+import os
+import os.path as osp
 import subprocess
 import sys
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple
@@ -16,9 +18,13 @@ from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from ..engine import task_of
-from .models import build_model_from_config, read_config, training_inputs
-from .timing import interleaved_median_seconds, synchronize
+from mmfasternet.engine.tasks import (
+    build_model_from_config,
+    model_inputs,
+    read_config,
+    task_of,
+)
+from mmfasternet.utils.timing import interleaved_median_seconds, synchronize
 
 CPU_MEMORY = 'peak RSS of a fresh process during the steps (MiB)'
 GPU_MEMORY = 'torch.cuda.max_memory_allocated (MiB)'
@@ -31,6 +37,51 @@ def uses_with_cp(model: nn.Module) -> bool:
     (``with_cp``) turned on: FasterNet's blocks, mmdet's / mmseg's ResNet
     blocks."""
     return any(getattr(m, 'with_cp', False) is True for m in model.modules())
+
+
+def training_inputs(task: str, batch: int, shape: Sequence[int],
+                    num_classes: int, instances: int = 3,
+                    generator: Optional[torch.Generator] = None
+                    ) -> Tuple[torch.Tensor, List]:
+    """A random batch (``batch``, 3, H, W) for ``shape`` (H, W) and one data
+    sample per image with the ground truth a model's ``loss`` takes:
+    detection, ``instances`` boxes per image (random corners inside the
+    image, at least an eighth of each side) with their labels (below
+    ``num_classes``) and box-shaped masks; segmentation, a map of random
+    labels below ``num_classes``.
+
+    Raises:
+        ValueError: for a task other than detection and segmentation, or
+            ``instances`` < 1.
+    """
+    if task not in ('detection', 'segmentation'):
+        raise ValueError(f'no training ground truth for task {task!r}.')
+    if instances < 1:
+        raise ValueError(f'instances must be >= 1, got {instances}.')
+    inputs, samples = model_inputs(task, batch, shape, generator)
+    height, width = shape
+    for sample in samples:
+        if task == 'segmentation':
+            from mmengine.structures import PixelData
+            sample.gt_sem_seg = PixelData(data=torch.randint(
+                0, num_classes, (1, height, width), generator=generator))
+            continue
+        from mmdet.structures.mask import BitmapMasks
+        from mmengine.structures import InstanceData
+        size = torch.tensor([width, height] * 2, dtype=torch.float32)
+        low = torch.rand(instances, 2, generator=generator) * 0.5
+        extent = 0.125 + torch.rand(instances, 2, generator=generator) * 0.375
+        boxes = torch.cat([low, low + extent], dim=1) * size
+        masks = torch.zeros(instances, height, width, dtype=torch.uint8)
+        for mask, (x1, y1, x2, y2) in zip(masks, boxes.long().tolist()):
+            mask[y1:y2, x1:x2] = 1
+        gt = InstanceData()
+        gt.bboxes = boxes
+        gt.labels = torch.randint(0, num_classes, (instances, ),
+                                  generator=generator)
+        gt.masks = BitmapMasks(masks.numpy(), height, width)
+        sample.gt_instances = gt
+    return inputs, samples
 
 
 def build_for_training(config: str, with_cp: bool = False,
@@ -122,9 +173,15 @@ def cpu_peak_memory_mb(config: str, batch: int, shape: Sequence[int],
     spec = dict(config=config, batch=batch, shape=list(shape),
                 with_cp=with_cp, steps=steps,
                 threads=threads or torch.get_num_threads())
+    # the child imports this module as benchmarks.training, from the
+    # folder that holds benchmarks/, whatever the current directory
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    path = os.environ.get('PYTHONPATH')
+    env = dict(os.environ,
+               PYTHONPATH=root + (os.pathsep + path if path else ''))
     result = subprocess.run(
-        [sys.executable, '-m', 'mmfasternet.analysis.training',
-         json.dumps(spec)], capture_output=True, text=True)
+        [sys.executable, '-m', 'benchmarks.training', json.dumps(spec)],
+        capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise RuntimeError(f'{config}: the memory measurement failed:\n'
                            f'{result.stderr[-3000:]}')

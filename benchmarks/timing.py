@@ -1,21 +1,18 @@
-"""Timing of forward passes: one loop for every benchmark."""
+"""Timing of forward passes, one call after another, and the placement of
+a model and its input for it. Interleaved rounds over several callables:
+:func:`mmfasternet.utils.timing.interleaved_median_seconds`."""
 import statistics
 import time
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn as nn
 
+from mmfasternet.utils.timing import Device, synchronize
+
+__all__ = ['DTYPES', 'median_seconds', 'prepare_for_timing']
+
 DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
-
-Device = Union[str, torch.device, None]
-
-
-def synchronize(device: Device = None) -> None:
-    """Wait for the work queued on ``device`` (a no-op off CUDA)."""
-    device = torch.device(device or 'cpu')
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
 
 
 def median_seconds(fn: Callable[[], object], warmup: int, repeats: int,
@@ -44,52 +41,6 @@ def median_seconds(fn: Callable[[], object], warmup: int, repeats: int,
             synchronize(device)
             times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def interleaved_median_seconds(fns: Sequence[Callable[[], object]],
-                               warmup: int, repeats: int,
-                               device: Device = None,
-                               training: bool = False) -> List[float]:
-    """Median wall-clock seconds of one call of each of ``fns``, timed in
-    rounds (A, B, C, A, B, C, ...) so that a slow phase of a noisy machine
-    hits every function alike.
-
-    Each function is called ``warmup`` times untimed first. In each of the
-    ``repeats`` rounds every function gets one untimed call and then one
-    timed call, so that the timed call finds its own weights in the caches
-    as in back-to-back timing rather than those of the function before it.
-    The calls run under ``torch.no_grad()``; on a CUDA ``device`` the
-    device is synchronised after each call.
-
-    With ``training=True`` (training iterations, which need gradients and
-    cost a whole step each) gradients stay on and each round has only the
-    timed call.
-
-    Returns:
-        list[float]: one median per function, in the order of ``fns``.
-
-    Raises:
-        ValueError: if ``repeats`` < 1 or ``warmup`` < 0.
-    """
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f'repeats must be >= 1 and warmup >= 0, got '
-                         f'repeats={repeats}, warmup={warmup}.')
-    times = [[] for _ in fns]
-    with torch.set_grad_enabled(training):
-        for fn in fns:
-            for _ in range(warmup):
-                fn()
-        synchronize(device)
-        for _ in range(repeats):
-            for fn, own in zip(fns, times):
-                if not training:
-                    fn()
-                synchronize(device)
-                start = time.perf_counter()
-                fn()
-                synchronize(device)
-                own.append(time.perf_counter() - start)
-    return [statistics.median(own) for own in times]
 
 
 def prepare_for_timing(model: nn.Module, example: torch.Tensor,

@@ -8,8 +8,8 @@ from typing import Callable, List, Optional, Sequence
 
 from mmengine.hooks import Hook
 
-from ..datasets import prepare_datasets
-from ..engine import DeployHook, install_test_hooks, load_config
+from mmfasternet.datasets import prepare_datasets
+from mmfasternet.engine import DeployHook, install_test_hooks, load_config
 
 __all__ = ['LoopTimerHook', 'benchmark_test_loop', 'summarize_test_loop']
 

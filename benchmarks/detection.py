@@ -1,5 +1,6 @@
 """Detector settings that make a measurement independent of the random
-weights: equal head work whatever the backbone, a fixed proposal count."""
+weights: a fixed number of detections per image, equal head work
+whatever the backbone."""
 from typing import List
 
 import torch
@@ -22,20 +23,6 @@ def keep_all_detections(model_cfg: ConfigDict,
         return False
     rcnn.score_thr = 0.0
     rcnn.max_per_img = max_per_img
-    return True
-
-
-def fix_proposals(model_cfg: ConfigDict, proposals: int = 1000) -> bool:
-    """Make the RPN keep exactly ``proposals`` boxes per image (NMS off:
-    IoU threshold 1), in place in a two-stage detector's model config, so
-    that what the second stage costs does not depend on the RPN's random
-    weights. Returns False when the config has no ``test_cfg.rpn``."""
-    rpn = model_cfg.get('test_cfg', {}).get('rpn')
-    if not rpn:
-        return False
-    rpn.nms_pre = max(rpn.get('nms_pre', proposals), proposals)
-    rpn.max_per_img = proposals
-    rpn.nms = dict(type='nms', iou_threshold=1.0)
     return True
 
 
@@ -71,5 +58,6 @@ def zero_prediction_layers(model: nn.Module) -> List[str]:
         raise ValueError(
             f'{type(model).__name__}: none of {PREDICTION_LAYERS} found; '
             f'time this detector with its own prediction layers instead '
-            f'(benchmark_models(real_heads=True), benchmark.py --real-heads).')
+            f'(benchmark_models(real_heads=True), python -m '
+            f'benchmarks.benchmark model --real-heads).')
     return zeroed
