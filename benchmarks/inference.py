@@ -18,13 +18,15 @@ from benchmarks.detection import keep_all_detections, zero_prediction_layers
 from benchmarks.profiling import profile_ops
 from benchmarks.timing import median_seconds, prepare_for_timing
 from mmfasternet import FasterNet
-from mmfasternet.deploy import fold_batchnorms, switch_to_deploy
+from mmfasternet.deploy import switch_to_deploy
 from mmfasternet.engine.tasks import (
     build_model_from_config,
     model_inputs,
     read_config,
     task_of,
 )
+
+from .folding import fold_batchnorms
 
 # Backbone forms. A row measured under torch.compile has COMPILED appended,
 # one exported to ONNX and run by onnxruntime ONNXRUNTIME_CPU.

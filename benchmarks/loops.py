@@ -9,7 +9,8 @@ from typing import Callable, List, Optional, Sequence
 from mmengine.hooks import Hook
 
 from mmfasternet.datasets import prepare_datasets
-from mmfasternet.engine import DeployHook, install_test_hooks, load_config
+from mmfasternet.engine.hooks import DeployHook
+from mmfasternet.engine.tasks import install_test_hooks, load_config
 
 __all__ = ['LoopTimerHook', 'benchmark_test_loop', 'summarize_test_loop']
 

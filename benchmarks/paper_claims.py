@@ -32,8 +32,10 @@ import torch.nn as nn
 
 from benchmarks.inference import DEPLOY, PAPER_PROTOCOL
 from benchmarks.timing import prepare_for_timing
-from mmfasternet.deploy import fold_batchnorms, switch_to_deploy
+from mmfasternet.deploy import switch_to_deploy
 from mmfasternet.utils.timing import interleaved_median_seconds
+
+from .folding import fold_batchnorms
 
 # The baselines' form: eval mode, every BN that follows a conv folded into
 # it (the paper's protocol; Swin has no BN, so it is only in eval mode).

@@ -4,7 +4,7 @@ import os.path as osp
 import pytest
 import torch
 
-from mmfasternet.testing import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 # The tools and the tests use this checkout's mmfasternet, installed or not
 # (even where `pip install -e` points at another checkout): pytest.ini's

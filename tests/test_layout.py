@@ -10,7 +10,7 @@ import os
 import os.path as osp
 import re
 
-from mmfasternet.testing import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 TOOL_PATH = re.compile(
     r'(?<![\w/.])(?:tools|benchmarks)/[\w./-]+\.(?:py|sh|md)\b')

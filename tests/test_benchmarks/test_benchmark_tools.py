@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from mmfasternet.testing import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 BENCHMARK = ('-m', 'benchmarks.benchmark')
 

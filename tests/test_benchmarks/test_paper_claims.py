@@ -20,7 +20,7 @@ from benchmarks.paper_claims import (
     paper_claim_ratios,
     paper_protocols,
 )
-from mmfasternet.testing import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 BENCHMARK = ('-m', 'benchmarks.benchmark')
 

@@ -20,7 +20,7 @@ from benchmarks.training import (
     training_step,
     uses_with_cp,
 )
-from mmfasternet.testing import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 BENCHMARK = ('-m', 'benchmarks.benchmark')
 DEMO_DET = 'configs/demo/maskrcnn_fasternet_t0_shapes_demo.py'

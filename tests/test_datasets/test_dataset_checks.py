@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmfasternet.testing import load_tool, make_demo_data
+from tests.helpers import load_tool, make_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REALDATA = '/work/shared/realdata'
@@ -140,7 +140,7 @@ def recorded(config, tmp_path):
         f'_base_ = {config!r}\n'
         'custom_imports = dict(imports=[\n'
         "    'mmfasternet', 'mmfasternet.models.heads.fasternet_head',\n"
-        "    'mmfasternet.testing.fault_hooks'], allow_failed_imports=False)\n"
+        "    'tests.helpers.fault_hooks'], allow_failed_imports=False)\n"
         f"custom_hooks = [dict(type='RecordTrainedSamplesHook', "
         f'path={str(record)!r})]\n')
 
@@ -277,7 +277,7 @@ def test_damaged_test_image_is_one_error_even_when_the_decoder_fills_it(
     and fill the rest with grey."""
     from PIL import ImageFile
 
-    from mmfasternet.testing import build_from_config
+    from tests.helpers import build_from_config
     root = copy_of(imagenet_data, tmp_path)
     path = sorted((root / 'val').glob('*.JPEG'))[1]
     truncate(path)

@@ -212,7 +212,7 @@ def test_onnxruntime_missing_is_one_error_before_any_work(monkeypatch,
 
     from mmengine.registry import HOOKS
 
-    from mmfasternet.testing import REPO_ROOT, load_tool
+    from tests.helpers import REPO_ROOT, load_tool
     monkeypatch.setitem(sys.modules, 'onnxruntime', None)
     with pytest.raises(ImportError, match='requirements/deploy.txt'):
         HOOKS.build(dict(type='DeployHook', backbone_runtime='onnxruntime'))

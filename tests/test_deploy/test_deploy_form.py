@@ -7,7 +7,7 @@ import torch
 
 from mmfasternet import FasterNet
 from mmfasternet.deploy import switch_to_deploy
-from mmfasternet.testing import (
+from tests.helpers import (
     REPO_ROOT,
     build_from_config,
     randomize_norm_stats,
@@ -300,42 +300,3 @@ def test_deploy_option_and_checkpoint_form_must_match(tmp_path):
     with pytest.raises(ValueError, match='needs BatchNorm'):
         FasterNet(arch='t0', deploy=True,
                   norm_cfg=dict(type='GN', num_groups=4))
-
-
-def test_fold_batchnorms_follows_the_data_not_the_module_order():
-    """The paper protocol for any model: each BN folded into the conv whose
-    output it reads. A pre-norm ConvModule registers its conv before its
-    norm (mmcv.cnn.fuse_conv_bn would fold that norm into the conv after
-    it); timm's BatchNormAct2d keeps its activation; every BN that follows
-    a conv is folded."""
-    from mmcv.cnn import ConvModule
-
-    from mmfasternet.deploy import fold_batchnorms
-    timm = pytest.importorskip('timm')
-    torch.manual_seed(0)
-    models = [
-        torch.nn.Sequential(
-            ConvModule(3, 8, 3, padding=1, norm_cfg=dict(type='BN')),
-            ConvModule(8, 8, 3, padding=1, norm_cfg=dict(type='BN'),
-                       order=('norm', 'conv', 'act'))),
-        timm.create_model('mobilenetv3_small_050', features_only=True),
-    ]
-    for model, folded_count in zip(models, (1, None)):
-        randomize_norm_stats(model).eval()
-        x = torch.randn(1, 3, 64, 64)
-        with torch.no_grad():
-            expected = model(x)
-        norms = [m for m in model.modules()
-                 if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-        folded = fold_batchnorms(model, x)
-        left = [m for m in folded.modules()
-                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-        if folded_count is not None:
-            assert len(norms) - len(left) == folded_count
-        else:
-            assert not left
-        with torch.no_grad():
-            got = folded(x)
-        assert_equal_outputs(got if isinstance(got, list) else [got],
-                             expected if isinstance(expected, list)
-                             else [expected])

@@ -13,7 +13,7 @@ import torch
 
 from mmfasternet import FasterNet
 from mmfasternet.deploy import switch_to_deploy
-from mmfasternet.testing import trained_backbone
+from tests.helpers import trained_backbone
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
@@ -213,7 +213,7 @@ def test_classifier_matches_timm_logits(tmp_path, deploy):
     """Random weights in timm's fasternet_t0, saved in timm's layout, give
     the same logits through mmfasternet's backbone + the original head."""
     timm = pytest.importorskip('timm')
-    from mmfasternet.testing import randomize_norm_stats
+    from tests.helpers import randomize_norm_stats
     torch.manual_seed(0)
     reference = randomize_norm_stats(
         timm.create_model('fasternet_t0', pretrained=False)).eval()

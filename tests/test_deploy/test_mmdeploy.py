@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import pytest
 
-from mmfasternet.testing import (
+from tests.helpers import (
     REPO_ROOT,
     build_from_config,
     make_demo_data,

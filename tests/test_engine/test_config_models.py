@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmfasternet.engine.tasks import build_model_from_config, read_config
-from mmfasternet.testing import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 
 def test_read_config_resolves_installed_library_configs():

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 import torch
 
-from mmfasternet.testing import make_demo_data
+from tests.helpers import make_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

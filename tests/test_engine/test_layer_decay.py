@@ -108,7 +108,7 @@ def test_errors_name_the_fix():
 def test_mask_rcnn_config_builds_the_decayed_optimizer():
     from mmengine.optim import build_optim_wrapper
 
-    from mmfasternet.testing import build_from_config
+    from tests.helpers import build_from_config
     model = build_from_config('maskrcnn_fasternet_t0_coco.py')
     optim_wrapper = build_optim_wrapper(
         model,

@@ -5,7 +5,7 @@ losses iteration for iteration. Checkpoints load with torch's weights-only
 unpickler without importing anything.
 
 Real runs of tools/train.py on the Mask R-CNN demo config (tiny data), with
-faults injected by mmfasternet/testing/fault_hooks.py."""
+faults injected by tests/helpers/fault_hooks.py."""
 import json
 import os
 import os.path as osp
@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from mmfasternet.engine.resume import find_resumable_checkpoint
-from mmfasternet.testing import make_demo_data
+from tests.helpers import make_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TESTS = osp.dirname(osp.abspath(__file__))
@@ -53,7 +53,7 @@ def write_config(tmp_path, coco_root, custom_hooks='[]', name='tiny.py'):
     path.write_text(textwrap.dedent(f"""
         _base_ = {DEMO!r}
         custom_imports = dict(
-            imports=['mmfasternet', 'mmfasternet.testing.fault_hooks'],
+            imports=['mmfasternet', 'tests.helpers.fault_hooks'],
             allow_failed_imports=False)
         data_root = '{coco_root}/'
         pipeline = [
@@ -232,7 +232,7 @@ def write_seg_config(tmp_path, ade_root, custom_hooks='[]', name='seg.py'):
     path.write_text(textwrap.dedent(f"""
         _base_ = {SEG_DEMO!r}
         custom_imports = dict(
-            imports=['mmfasternet', 'mmfasternet.testing.fault_hooks'],
+            imports=['mmfasternet', 'tests.helpers.fault_hooks'],
             allow_failed_imports=False)
         data_root = '{ade_root}'
         crop_size = (64, 64)
@@ -333,7 +333,7 @@ def write_cls_config(tmp_path, root, custom_hooks='[]', name='cls.py',
         _base_ = {CLS_DEMO!r}
         custom_imports = dict(
             imports=['mmfasternet', 'mmfasternet.models.heads.fasternet_head',
-                     'mmfasternet.testing.fault_hooks'],
+                     'tests.helpers.fault_hooks'],
             allow_failed_imports=False)
         data_root = '{root}'
         batch_size = 2

@@ -6,7 +6,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmfasternet import FasterNet
 from mmfasternet.model_zoo import load_model_zoo
 from mmfasternet.models.backbones.fasternet import FasterNetBlock
-from mmfasternet.testing import randomize_norm_stats
+from tests.helpers import randomize_norm_stats
 
 ARCHS = ('t0', 't1', 't2', 's', 'm', 'l')
 EMBED_DIMS = dict(t0=40, t1=64, t2=96, s=128, m=144, l=192)

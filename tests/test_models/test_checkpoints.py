@@ -11,7 +11,7 @@ import torch
 from mmfasternet import FasterNet
 from mmfasternet.models.utils import CheckpointMismatchError
 from mmfasternet.models.utils.checkpoint_diagnosis import infer_arch
-from mmfasternet.testing import load_tool, randomize_norm_stats
+from tests.helpers import load_tool, randomize_norm_stats
 
 timm = pytest.importorskip('timm')
 

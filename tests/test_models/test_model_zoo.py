@@ -15,7 +15,7 @@ from mmfasternet.model_zoo import (
     original_checkpoints,
     published_top1,
 )
-from mmfasternet.testing import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 SHIPPED = sorted(
     osp.relpath(path, REPO_ROOT)

@@ -13,7 +13,7 @@ import torch
 
 from mmfasternet import FasterNet
 from mmfasternet.models.utils import CheckpointMismatchError
-from mmfasternet.testing import load_tool, make_demo_data
+from tests.helpers import load_tool, make_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET_DEMO = osp.join(REPO, 'configs', 'demo',

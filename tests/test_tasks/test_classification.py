@@ -15,7 +15,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmfasternet.testing import load_tool, make_demo_data, randomize_norm_stats
+from tests.helpers import load_tool, make_demo_data, randomize_norm_stats
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs',

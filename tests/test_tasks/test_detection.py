@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config
 
 from mmfasternet.model_zoo import find_model, original_checkpoints
-from mmfasternet.testing import load_tool, make_demo_data, parse_metrics, run
+from tests.helpers import load_tool, make_demo_data, parse_metrics, run
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET_CONFIGS = sorted(

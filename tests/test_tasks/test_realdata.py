@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmfasternet.testing import parse_metrics, run, segmentation_scores
+from tests.helpers import parse_metrics, run, segmentation_scores
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_REALDATA = osp.normpath(osp.join(REPO, '..', 'shared', 'realdata'))

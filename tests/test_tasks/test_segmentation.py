@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 
 from mmfasternet.model_zoo import find_model, original_checkpoints
-from mmfasternet.testing import make_demo_data, segmentation_scores
+from tests.helpers import make_demo_data, segmentation_scores
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEG_CONFIGS = sorted(

@@ -4,7 +4,7 @@ get_flops.py counts the model zoo's params and FLOPs, demo_backbone.py is
 import os.path as osp
 import sys
 
-from mmfasternet.testing import REPO_ROOT, load_tool, run
+from tests.helpers import REPO_ROOT, load_tool, run
 
 ANALYSIS_TOOLS = osp.join('tools', 'analysis_tools')
 

@@ -1,8 +1,8 @@
-"""Helpers of mmfasternet's test suite, importable as ``mmfasternet.testing``
-(as mmdet's ``mmdet.testing``): seeded models, the repository's tools run
-as a user runs them, and independent recomputations of reported metrics.
-``REPO_ROOT`` and the helpers that read configs or tools need a source
-checkout (an editable install or ``PYTHONPATH=.``)."""
+"""Helpers of mmfasternet's test suite (``tests.helpers``, not installed
+with the package): seeded models, the repository's tools run as a user
+runs them, and independent recomputations of reported metrics. Test
+configs import :mod:`.fault_hooks` through ``custom_imports``, with the
+repository root on ``PYTHONPATH``."""
 import os
 import os.path as osp
 import re
