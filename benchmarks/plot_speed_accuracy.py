@@ -19,10 +19,10 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
-PUBLISHED_TOP1 = {
-    'FasterNet-T0': 71.9, 'FasterNet-T1': 76.2, 'FasterNet-T2': 78.9,
-    'FasterNet-S': 81.3, 'FasterNet-M': 83.0, 'FasterNet-L': 83.5
-}
+from mmfasternet.model_zoo import published_top1  # noqa: E402
+
+PUBLISHED_TOP1 = {f'FasterNet-{arch.upper()}': top1
+                  for arch, top1 in published_top1().items()}
 
 
 def series_from(result: dict) -> dict:

@@ -114,3 +114,57 @@ def test_a_tool_runs_with_the_documented_pythonpath(tmp_path):
         capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'mmdet::PATH' in result.stdout
+
+
+def _imported_modules(path, package):
+    """The absolute names of the modules ``path`` (a module of ``package``,
+    dotted) imports, relative imports resolved."""
+    import ast
+    tree = ast.parse(open(path, encoding='utf-8').read())
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ''
+            if node.level:
+                parent = package.split('.')
+                parent = parent[:len(parent) - node.level + 1]
+                base = '.'.join(parent + ([base] if base else []))
+            names += [f'{base}.{alias.name}' for alias in node.names]
+    return names
+
+
+# What each part of the package may import of mmfasternet.
+LAYERS = {
+    'mmfasternet.utils': ('mmfasternet.utils', ),
+    'mmfasternet.models': ('mmfasternet.models', 'mmfasternet.utils'),
+    'mmfasternet.deploy': ('mmfasternet.deploy', 'mmfasternet.models',
+                           'mmfasternet.utils'),
+    'mmfasternet.datasets': ('mmfasternet.datasets', 'mmfasternet.utils'),
+    'mmfasternet.model_zoo': (),
+}
+
+
+def test_imports_run_one_way():
+    """models/ and utils/ at the bottom, deploy/ and datasets/ above them,
+    engine/ above those; nothing in the package imports the tools, the
+    benchmarks, the projects or the tests."""
+    wrong = []
+    for path in glob.glob(osp.join(REPO_ROOT, 'mmfasternet', '**', '*.py'),
+                          recursive=True):
+        relative = osp.relpath(path, REPO_ROOT)[:-3].replace(os.sep, '.')
+        package = relative[:-len('.__init__')] if relative.endswith(
+            '__init__') else relative.rsplit('.', 1)[0]
+        allowed = next((layers for part, layers in LAYERS.items()
+                        if relative == part
+                        or relative.startswith(part + '.')), None)
+        for name in _imported_modules(path, package):
+            top = name.split('.')[0]
+            if top in ('benchmarks', 'projects', 'tests', 'tools'):
+                wrong.append(f'{relative} imports {name}')
+            elif top == 'mmfasternet' and allowed is not None and not any(
+                    name == layer or name.startswith(layer + '.')
+                    for layer in allowed):
+                wrong.append(f'{relative} imports {name}')
+    assert not wrong, '\n'.join(sorted(wrong))

@@ -2,9 +2,8 @@
 
 The deploy form exports as the paper's inference graph with BN folded:
 per block, the 3x3 conv on a channel slice, PConv's output concatenated,
-two 1x1 convs and the residual add (trained T0: 307 nodes, 164 without
-constants, against 1488 and 13 ScatterND for the original's in-place
-"slicing" PConv), with dynamic batch, height and width.
+two 1x1 convs and the residual add, with dynamic batch, height and
+width.
 """
 import inspect
 import os
@@ -53,12 +52,11 @@ def export(model: nn.Module, path: str, shape: Sequence[int] = (224, 224),
     ``channels_last`` traces with a channels_last example and model (the
     deploy form exports the same conv graph either way).
 
-    The TorchScript exporter is used because, with torch 2.14, it exports
-    both deploy paths in well under a second and folds the weight slices
-    into initializers, which the compact graph and mmdeploy need; the
-    torch.export one fails on the channels_last path (a symbolic-shape
-    guard from the memory-format test on symbolic H/W) and takes about 30x
-    longer on the NCHW one, with a graph that still slices the weights.
+    The TorchScript exporter is used because it folds the weight slices
+    into initializers, which the compact graph and mmdeploy need; on torch
+    2.14 the torch.export one fails on the channels_last path (a
+    symbolic-shape guard from the memory-format test on symbolic H/W) and
+    leaves a graph that slices the weights on the NCHW one.
 
     Returns:
         str: ``path``.

@@ -11,8 +11,7 @@ its backbone runs in one of :data:`BACKBONE_RUNTIMES`:
   than eager on the first batch, else eager (onnxruntime is a candidate for
   a CPU model with onnxruntime installed).
   ``compile`` is never picked by ``auto``: on a CPU it compiles for tens of
-  seconds before the first result (FasterNet-T0, 128x128: 54 s, then 1.15x
-  the test loop's img/s; docs/benchmarks.md).
+  seconds before the first result (docs/benchmarks.md).
 
 The backbone is prepared at its first call, on the batch it is given: the
 export or compilation is timed, the new runtime's outputs are compared with

@@ -118,8 +118,9 @@ def build_model_from_config(config: Union[str, Config],
     pretrained weights: the backbone's ``init_cfg`` and every
     ``pretrained`` are dropped, so nothing is read when ``init_weights``
     runs. A top-level ``data_preprocessor`` is used when the model has
-    none, as mmengine's Runner does. The model is in training mode, with
-    its constructors' initialisation.
+    none, and the config's scope becomes the process's default scope, as
+    mmengine's Runner does. The model is in training mode, with its
+    constructors' initialisation.
 
     Args:
         config: a path, ``pkg::path`` (see :func:`read_config`) or a
@@ -133,7 +134,7 @@ def build_model_from_config(config: Union[str, Config],
         ValueError: when the config's ``default_scope`` is none of mmdet,
             mmseg and mmpretrain.
     """
-    from mmengine.registry import MODELS, DefaultScope
+    from mmengine.registry import MODELS, init_default_scope
     cfg = read_config(config) if isinstance(config, str) else config
     task_of(cfg)  # a clear error for a config of another library
     model_cfg = copy.deepcopy(cfg.model)
@@ -143,10 +144,10 @@ def build_model_from_config(config: Union[str, Config],
         model_cfg.backbone.pop('pretrained', None)
     if cfg.get('data_preprocessor') is not None:
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    init_default_scope(cfg.default_scope)  # as the Runner does
     if seed is not None:
         torch.manual_seed(seed)
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        model = MODELS.build(model_cfg)
+    model = MODELS.build(model_cfg)
     if revert_sync_bn:
         from mmengine.model import revert_sync_batchnorm
         model = revert_sync_batchnorm(model)

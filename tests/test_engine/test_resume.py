@@ -4,8 +4,9 @@ furthest complete one, and the resumed run repeats the uninterrupted run's
 losses iteration for iteration. Checkpoints load with torch's weights-only
 unpickler without importing anything.
 
-Real runs of tools/train.py on the Mask R-CNN demo config (tiny data), with
-faults injected by tests/helpers/fault_hooks.py."""
+Real runs of tools/train.py on the demo configs (tiny data: Mask R-CNN,
+Semantic FPN and the classifier, also in two processes), with faults
+injected by tests/helpers/fault_hooks.py."""
 import json
 import os
 import os.path as osp
@@ -92,40 +93,6 @@ def logged_losses(work_dir):
                 if 'loss' in row:
                     losses[row['iter']] = (row['loss'], row['lr'])
     return losses
-
-
-@pytest.mark.parametrize('killed', [True, False],
-                         ids=['killed-mid-write', 'disk-full-mid-write'])
-def test_crash_while_writing_a_checkpoint_loses_nothing(
-        tmp_path, coco_root, killed):
-    config = write_config(
-        tmp_path, coco_root,
-        f"[dict(type='FailCheckpointWriteHook', epoch=2, killed={killed})]")
-    work_dir = tmp_path / 'work'
-    crashed = train(config, work_dir, expect_ok=False)
-    if killed:
-        assert crashed.returncode == -signal.SIGXFSZ
-        # It died with the new checkpoint half written.
-        assert (work_dir / 'epoch_2.pth.partial').is_file()
-    else:
-        assert crashed.returncode == 1
-        assert 'File too large' in crashed.stderr
-    assert not (work_dir / 'epoch_2.pth').exists()
-    first = work_dir / 'epoch_1.pth'
-    assert torch.load(first, weights_only=True)['meta']['epoch'] == 1
-    assert (work_dir / 'last_checkpoint').read_text() == str(first)
-
-    log = train(write_config(tmp_path, coco_root), work_dir,
-                '--resume').stdout
-    assert f'Resuming from {first} (epoch 1, iteration 4)' in log
-    assert 'Epoch(train) [2][4/4]' in log and 'Epoch(train) [1]' not in log
-    assert sorted(os.listdir(work_dir)) == sorted(
-        [name for name in os.listdir(work_dir) if not name.endswith('.pth')]
-        + ['epoch_2.pth'])  # the older one removed once the new one was done
-    if killed:
-        assert 'epoch_2.pth.partial, the partial file' in log
-    assert torch.load(work_dir / 'epoch_2.pth',
-                      weights_only=True)['meta']['epoch'] == 2
 
 
 @pytest.fixture(scope='module')
@@ -352,6 +319,40 @@ def write_cls_config(tmp_path, root, custom_hooks='[]', name='cls.py',
                         ] + {custom_hooks}
         """) + (f'val_evaluator = {evaluator}\n' if evaluator else ''))
     return path
+
+
+@pytest.mark.parametrize('killed', [True, False],
+                         ids=['killed-mid-write', 'disk-full-mid-write'])
+def test_crash_while_writing_a_checkpoint_loses_nothing(
+        tmp_path, imagenet_root, killed):
+    config = write_cls_config(
+        tmp_path, imagenet_root,
+        f"[dict(type='FailCheckpointWriteHook', epoch=2, killed={killed})]")
+    work_dir = tmp_path / 'work'
+    crashed = train(config, work_dir, expect_ok=False)
+    if killed:
+        assert crashed.returncode == -signal.SIGXFSZ
+        # It died with the new checkpoint half written.
+        assert (work_dir / 'epoch_2.pth.partial').is_file()
+    else:
+        assert crashed.returncode == 1
+        assert 'File too large' in crashed.stderr
+    assert not (work_dir / 'epoch_2.pth').exists()
+    first = work_dir / 'epoch_1.pth'
+    assert torch.load(first, weights_only=True)['meta']['epoch'] == 1
+    assert (work_dir / 'last_checkpoint').read_text() == str(first)
+
+    log = train(write_cls_config(tmp_path, imagenet_root), work_dir,
+                '--resume').stdout
+    assert f'Resuming from {first} (epoch 1, iteration 8)' in log
+    assert 'Epoch(train) [2][8/8]' in log and 'Epoch(train) [1]' not in log
+    assert sorted(os.listdir(work_dir)) == sorted(
+        [name for name in os.listdir(work_dir) if not name.endswith('.pth')]
+        + ['epoch_2.pth'])  # the older one removed once the new one was done
+    if killed:
+        assert 'epoch_2.pth.partial, the partial file' in log
+    assert torch.load(work_dir / 'epoch_2.pth',
+                      weights_only=True)['meta']['epoch'] == 2
 
 
 @pytest.mark.parametrize('killed', [True, False],

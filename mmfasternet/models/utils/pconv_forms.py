@@ -8,16 +8,14 @@ Deploy forms (``deploy_fw_type`` of :class:`FasterNet`):
   two matrix products, one over the untouched channels of ``x`` read in
   place and one over the 3x3 conv's output, summed into one buffer with the
   bias; the second 1x1 conv adds the residual inside its GEMM. No
-  concatenated copy, the input is only read. Fastest in eager PyTorch on CPUs
-  and GPUs (docs/benchmarks.md).
+  concatenated copy, the input is only read. The form for eager PyTorch.
 - ``'conv'``: PConv's output concatenated, then the two 1x1 convs (the
   paper's inference graph with BN folded). What ONNX exporters and
   ``torch.compile`` handle best: batched GEMMs with broadcast weights
   export as Expand/Where/Shape chains, inductor fuses and prepacks convs
   better than these GEMMs, and onnxruntime runs one 1x1 conv over the
-  concatenation faster than two over channel slices summed (in onnxruntime
-  the paper protocol's graph, which has this shape, took 4-7% less time
-  than the sliced one at 224x224, 1 thread; docs/benchmarks.md).
+  concatenation faster than two over channel slices summed
+  (docs/benchmarks.md).
 - ``'auto'`` (default): ``'conv'`` while ``torch.onnx`` exports or
   ``torch.compile`` traces the model, ``'gemm'`` otherwise.
 
