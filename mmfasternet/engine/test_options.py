@@ -250,14 +250,6 @@ _SCOPE_KINDS = dict(
     detection=EVALUATOR_KINDS[:2], segmentation=EVALUATOR_KINDS[2:3],
     classification=EVALUATOR_KINDS[3:])
 
-# Every 2.x-style ``--eval`` name of each task (which of them a config takes
-# depends on its test evaluator, see ``EVALUATOR_KINDS``).
-EVAL_METRICS = {
-    task: tuple(dict.fromkeys(name for kind in kinds for name in kind.names))
-    for task, kinds in _SCOPE_KINDS.items()
-}
-
-
 def eval_metrics_help() -> str:
     """What ``--eval`` takes, evaluator by evaluator, for the --help text."""
     return '; '.join(f'{kind.title}: {" ".join(kind.names)}'
