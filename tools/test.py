@@ -30,6 +30,7 @@ from mmfasternet.engine.hooks import DeployHook
 from mmfasternet.engine.tasks import (
     add_runner_arguments,
     check_checkpoint_file,
+    check_output_dirs,
     install_test_hooks,
     load_config,
 )
@@ -91,11 +92,11 @@ def build_parser():
 def build_config(parser, args):
     """The config with the command line applied; an option the config
     cannot serve is an argparse error, raised before anything is built."""
-    cfg, task = load_config(args.config, args.launcher, args.cfg_options,
-                            args.work_dir)
-    cfg.load_from = args.checkpoint
-    install_test_hooks(cfg)
     try:
+        cfg, task = load_config(args.config, args.launcher,
+                                args.cfg_options, args.work_dir)
+        cfg.load_from = args.checkpoint
+        install_test_hooks(cfg)
         outputs = apply_test_options(
             cfg, task, eval_metrics=args.eval, format_only=args.format_only,
             show=args.show, show_dir=args.show_dir,
@@ -105,7 +106,8 @@ def build_config(parser, args):
                              'add --deploy.')
         check_backbone_runtime(args.backbone_runtime or 'auto')
         check_checkpoint_file(args.checkpoint, 'the checkpoint to test')
-    except (ValueError, FileNotFoundError, ImportError) as error:
+        check_output_dirs(cfg)
+    except (ValueError, OSError, ImportError) as error:
         parser.error(str(error))
     setup_cpu_distributed(cfg, args.launcher)
     return cfg, task, outputs

@@ -21,6 +21,8 @@ from mmfasternet.engine.resume import apply_resume
 from mmfasternet.engine.tasks import (
     add_runner_arguments,
     check_checkpoint_file,
+    check_output_dirs,
+    follow_accumulated_batches,
     install_training_hooks,
     load_config,
     task_of,
@@ -47,8 +49,13 @@ def parse_args(argv=None):
         'warning naming the file (default), or stop with an error')
     parser.add_argument(
         '--check-data', action='store_true',
-        help='first read every annotation and image header of the train '
-        'and val sets (tools/misc/check_dataset.py) and stop on problems')
+        help='first read every sample of the train and val sets through '
+        'the config\'s loading steps (tools/misc/check_dataset.py) and stop '
+        'on problems: missing, damaged or undecodable images and label '
+        'maps, image sizes other than the annotations\', label maps of '
+        'another size or with values that are no class, labels out of '
+        'range. It does not look at boxes, masks or what the pipeline does '
+        'after loading')
     add_runner_arguments(parser, 'train_cfg.max_epochs=1')
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -59,6 +66,7 @@ def build_config(args):
     """The config to train with, and lines to log once the runner exists."""
     cfg, _ = load_config(args.config, args.launcher, args.cfg_options,
                          args.work_dir)
+    check_output_dirs(cfg)
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
@@ -71,13 +79,15 @@ def build_config(args):
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
+    notes = []
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise ValueError('--auto-scale-lr needs auto_scale_lr='
                              'dict(base_batch_size=...) in the config.')
         cfg.auto_scale_lr.enable = True
+        notes.append(follow_accumulated_batches(cfg))
 
-    notes = [apply_resume(cfg, args.resume)]
+    notes.append(apply_resume(cfg, args.resume))
     check_checkpoint_file(cfg.get('load_from'),
                           '--resume' if cfg.get('resume') else 'load_from')
     install_training_hooks(cfg)
@@ -89,7 +99,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         cfg, notes = build_config(args)
-    except FileNotFoundError as error:
+    except (OSError, ValueError) as error:  # the options, before any work
         raise SystemExit(f'train.py: error: {error}')
     prepare_datasets(cfg, task_of(cfg), ('train', 'val'), args.on_damaged,
                      full_check=args.check_data)

@@ -22,7 +22,7 @@ from typing import List, NamedTuple, Optional, Sequence
 from mmengine.config import Config
 
 from .config_checks import Problem, config_problems, dataset_specs
-from .guard import loading_steps
+from .guard import label_values, loading_steps
 from .transforms import DamagedFileError
 
 __all__ = ['DatasetCheckError', 'DatasetReport', 'check_datasets']
@@ -46,7 +46,7 @@ KIND_TITLES = dict(
     num_classes='Heads with another number of classes',
     damaged_file='Missing, empty, truncated or unreadable files',
     size_mismatch='Image sizes that differ from the annotations',
-    label_range='Labels out of range',
+    label_range='Labels and label maps that are no class',
 )
 
 
@@ -99,7 +99,7 @@ def _sample_problems(index: int) -> List[tuple]:
     try:
         results = _loading(copy.deepcopy(info))
     except DamagedFileError as error:
-        return [('damaged_file', error.path, f'{error.path}: {error.reason}')]
+        return [(error.kind, error.path, f'{error.path}: {error.reason}')]
     problems = []
     height, width = results.get('ori_shape', (None, None))
     if 'width' in info and height is not None and \
@@ -127,26 +127,13 @@ def _sample_problems(index: int) -> List[tuple]:
 
 
 def _label_map_problems(info, results, label_map) -> List[tuple]:
-    import numpy as np
     seg_path = info['seg_map_path']
     height, width = results['ori_shape']
     if label_map.shape[:2] != (height, width):
         return [('size_mismatch', seg_path,
                  f'{seg_path}: label map {label_map.shape[1]}x'
                  f'{label_map.shape[0]}, image {width}x{height}')]
-    if results.get('label_map') is not None:  # a subset of the classes
-        return []
-    classes = _dataset.metainfo['classes']
-    ignore = getattr(_dataset, 'ignore_index', 255)
-    values = np.unique(label_map)
-    outside = [int(v) for v in values if v >= len(classes) and v != ignore]
-    if not outside:
-        return []
-    shift = 1 if results.get('reduce_zero_label') else 0
-    return [('label_range', seg_path,
-             f'{seg_path}: values {[v + shift for v in outside]} beyond the '
-             f'{len(classes)} classes (highest valid: '
-             f'{len(classes) - 1 + shift}, ignore: {ignore})')]
+    return []
 
 
 def _build_dataset(dataset_cfg: dict, scope: str):
@@ -191,7 +178,8 @@ def check_datasets(cfg: Config, task: str,
         _dataset = _build_dataset(spec.cfg, cfg.default_scope)
         with _scope(cfg.default_scope):
             _loading = Compose(loading_steps(spec.cfg.get('pipeline') or [],
-                                             'error'))
+                                             'error',
+                                             label_values(cfg, spec.cfg)))
         indices = range(len(_dataset))
         report.problems += [
             Problem(kind, spec.key, path, message)

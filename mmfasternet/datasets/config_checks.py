@@ -222,7 +222,8 @@ def dataset_class(dataset_cfg: dict, scope: str):
 def dataset_classes(dataset_cfg: dict, scope: str) -> Optional[tuple]:
     """The class names the dataset will use: its ``metainfo`` (or
     mmpretrain's ``classes``) over the dataset type's ``METAINFO``, a
-    string read as a file of names. None when unknown."""
+    string naming a file read as a file of names (any other string is
+    returned as it is). None when unknown."""
     cls = dataset_class(dataset_cfg, scope)
     if cls is None:
         return None
@@ -232,11 +233,10 @@ def dataset_classes(dataset_cfg: dict, scope: str) -> Optional[tuple]:
     if classes is None:
         classes = (getattr(cls, 'METAINFO', None) or {}).get('classes')
     if isinstance(classes, str):
+        if not osp.isfile(osp.expanduser(classes)):
+            return classes  # a name where a tuple of names was meant
         from mmengine import list_from_file
-        try:
-            classes = list_from_file(osp.expanduser(classes))
-        except FileNotFoundError:
-            return None
+        classes = list_from_file(osp.expanduser(classes))
     return tuple(classes) if classes is not None else None
 
 
@@ -451,6 +451,16 @@ def class_problems(cfg: Config, task: str,
         classes = dataset_classes(spec.cfg, scope)
         if classes is None:
             continue
+        if isinstance(classes, str):
+            key = spec.key + ('.metainfo.classes' if (
+                spec.cfg.get('metainfo') or {}).get('classes') is not None
+                else '.classes')
+            problems.append(Problem(
+                'class_names', key, '',
+                f'{key} is the string {classes!r}, not a tuple of class '
+                f'names (parentheses alone do not make a tuple): write '
+                f'classes = ({classes!r},), with the comma.'))
+            continue
         cls = dataset_class(spec.cfg, scope)
         if task == 'detection':
             from mmdet.datasets import CocoDataset
@@ -508,8 +518,8 @@ def num_classes_problems(cfg: Config, split: str) -> List[Problem]:
     if not specs or 'model' not in cfg:
         return []
     classes = dataset_classes(specs[0].cfg, cfg.default_scope)
-    if classes is None:
-        return []
+    if classes is None or isinstance(classes, str):
+        return []  # no classes known, or a string: class_problems says so
     found = list(_class_heads(cfg.model, 'model'))
     preprocessor = cfg.model.get('data_preprocessor') or cfg.get(
         'data_preprocessor')

@@ -10,6 +10,7 @@ from .config_checks import (
     SPLIT_LOADERS,
     _type_name,
     check_before_run,
+    dataset_classes,
     dataset_specs,
     iter_dataset_cfgs,
 )
@@ -25,28 +26,48 @@ FILE_LOADERS = dict(
 PIPELINE_HOOK_KEYS = ('train_pipeline', 'switch_pipeline')
 
 
-def _checked(step, on_damaged: str, ann_file: str = None):
-    """``step`` wrapped in ``CheckedLoading`` if it loads files."""
+def _checked(step, on_damaged: str, ann_file: str = None,
+             label_values: dict = None):
+    """``step`` wrapped in ``CheckedLoading`` if it loads files;
+    ``label_values`` (``num_classes``, ``ignore_index``) for the label maps
+    it loads."""
     name = _type_name(step.get('type')) if isinstance(step, dict) else ''
     if name not in FILE_LOADERS:
         return step
     return ConfigDict(type='CheckedLoading', transforms=[step],
                       file_keys=FILE_LOADERS[name], on_damaged=on_damaged,
-                      ann_file=ann_file)
+                      ann_file=ann_file, **(label_values or {}))
 
 
 def wrap_loading_steps(pipeline: list, on_damaged: str,
-                       ann_file: str = None) -> list:
+                       ann_file: str = None,
+                       label_values: dict = None) -> list:
     """The pipeline with each top-level file-loading step wrapped in
     ``CheckedLoading`` (steps already wrapped are left as they are)."""
-    return [_checked(step, on_damaged, ann_file) for step in pipeline]
+    return [_checked(step, on_damaged, ann_file, label_values)
+            for step in pipeline]
 
 
-def loading_steps(pipeline: list, on_damaged: str) -> list:
+def loading_steps(pipeline: list, on_damaged: str,
+                  label_values: dict = None) -> list:
     """The top-level file-loading steps of ``pipeline``, each wrapped in
     ``CheckedLoading``."""
-    return [_checked(step, on_damaged) for step in pipeline
-            if _checked(step, on_damaged) is not step]
+    wrapped = wrap_loading_steps(pipeline, on_damaged,
+                                 label_values=label_values)
+    return [new for new, step in zip(wrapped, pipeline) if new is not step]
+
+
+def label_values(cfg: Config, dataset_cfg: dict) -> dict:
+    """What the label maps of a segmentation dataset may hold:
+    ``num_classes`` (when its classes are known) and ``ignore_index``;
+    empty for other tasks."""
+    if cfg.get('default_scope') != 'mmseg':
+        return {}
+    classes = dataset_classes(dataset_cfg, cfg.default_scope)
+    if not isinstance(classes, tuple):
+        return {}
+    return dict(num_classes=len(classes),
+                ignore_index=dataset_cfg.get('ignore_index', 255))
 
 
 def _wrap_hook_pipelines(node, on_damaged: str):
@@ -82,9 +103,7 @@ def guard_data_loading(cfg: Config, splits: Sequence[str],
     if on_damaged not in ON_DAMAGED:
         raise ValueError(f'on_damaged={on_damaged!r}: choose one of '
                          f'{ON_DAMAGED}')
-    sources = {spec.key: spec.ann_file or next(iter(spec.prefixes.values()),
-                                                spec.data_root)
-               for spec in dataset_specs(cfg, splits)}
+    specs = dataset_specs(cfg, splits)
     for split in splits:
         loader = cfg.get(SPLIT_LOADERS[split])
         if not loader or not loader.get('dataset'):
@@ -93,9 +112,15 @@ def guard_data_loading(cfg: Config, splits: Sequence[str],
         for key, dataset in iter_dataset_cfgs(
                 loader['dataset'], f'{SPLIT_LOADERS[split]}.dataset',
                 innermost=False):
-            if isinstance(dataset.get('pipeline'), list):
-                dataset['pipeline'] = wrap_loading_steps(
-                    dataset['pipeline'], mode, sources.get(key))
+            if not isinstance(dataset.get('pipeline'), list):
+                continue
+            # the (first) innermost dataset the pipeline reads
+            spec = next(s for s in specs if s.key.startswith(key))
+            source = spec.ann_file or next(iter(spec.prefixes.values()),
+                                           spec.data_root)
+            dataset['pipeline'] = wrap_loading_steps(
+                dataset['pipeline'], mode, source,
+                label_values(cfg, spec.cfg))
     if 'train' in splits and cfg.get(SPLIT_LOADERS['train']):
         hooks = list(cfg.get('custom_hooks') or [])
         _wrap_hook_pipelines(hooks, on_damaged)

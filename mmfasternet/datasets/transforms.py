@@ -21,12 +21,16 @@ ON_DAMAGED = ('skip', 'error')
 
 class DamagedFileError(OSError):
     """An image or label file is missing, empty, truncated or cannot be
-    decoded: ``path`` and ``reason`` say which and why."""
+    decoded, or a label map holds what is no class: ``path`` and ``reason``
+    say which and why, ``kind`` is ``'damaged_file'`` or
+    ``'label_range'``."""
 
-    def __init__(self, message: str, path: str, reason: str):
+    def __init__(self, message: str, path: str, reason: str,
+                 kind: str = 'damaged_file'):
         super().__init__(message)
         self.path = path
         self.reason = reason
+        self.kind = kind
 
 
 class SharedCounter:
@@ -64,10 +68,13 @@ class CheckedLoading(BaseTransform):
     checked for being missing, empty or truncated (a JPEG without its
     end-of-image marker, a PNG without its IEND chunk; see
     :func:`mmfasternet.datasets.integrity.damage_of_file`; local files
-    only, about 10 us each). If a wrapped transform then raises, the file
-    is decoded once more on its own: if it cannot be, the sample is damaged;
-    if it can, the original exception is raised unchanged (it is not the
-    file's fault).
+    only). If a wrapped transform then raises, the file is decoded once
+    more on its own: if it cannot be, the sample is damaged; if it can, the
+    original exception is raised unchanged (it is not the file's fault).
+    A label map the transforms loaded (``gt_seg_map``) must then have one
+    value per pixel, and with ``num_classes`` every value must be a class
+    or ``ignore_index`` (after mmseg's ``reduce_zero_label`` shift, as the
+    model sees it); one that does not is handled like a damaged file.
 
     Args:
         transforms (list[dict | callable]): the loading transforms, e.g.
@@ -82,6 +89,9 @@ class CheckedLoading(BaseTransform):
             in :attr:`skipped`. ``'error'``: raise :class:`DamagedFileError`.
         ann_file (str, optional): the annotation file or folder the sample
             came from, named in the messages.
+        num_classes (int, optional): the number of classes label maps may
+            hold; None leaves their values unchecked.
+        ignore_index (int): the label value the loss ignores.
 
     Raises:
         DamagedFileError: with ``on_damaged='error'``, for a damaged file.
@@ -92,7 +102,9 @@ class CheckedLoading(BaseTransform):
                  transforms: List[Union[dict, callable]],
                  file_keys: Sequence[str] = ('img_path', ),
                  on_damaged: str = 'skip',
-                 ann_file: Optional[str] = None):
+                 ann_file: Optional[str] = None,
+                 num_classes: Optional[int] = None,
+                 ignore_index: int = 255):
         if on_damaged not in ON_DAMAGED:
             raise ValueError(f'on_damaged={on_damaged!r}: choose one of '
                              f'{ON_DAMAGED}')
@@ -103,6 +115,8 @@ class CheckedLoading(BaseTransform):
         self.file_keys = tuple(file_keys)
         self.on_damaged = on_damaged
         self.ann_file = ann_file
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
         self.skipped = SharedCounter()
         self.backend_args = next(
             (t.backend_args for t in self.transforms
@@ -112,7 +126,8 @@ class CheckedLoading(BaseTransform):
         return [(key, results[key]) for key in self.file_keys
                 if results.get(key)]
 
-    def _damaged(self, path: str, reason: str, cause=None):
+    def _damaged(self, path: str, reason: str, cause=None,
+                 kind: str = 'damaged_file'):
         source = f' (listed in {self.ann_file})' if self.ann_file else ''
         if self.on_damaged == 'error':
             raise DamagedFileError(
@@ -120,7 +135,7 @@ class CheckedLoading(BaseTransform):
                 'entry; `python tools/misc/check_dataset.py CONFIG` lists '
                 'every damaged file of a dataset. (Training skips damaged '
                 'samples; evaluation stops, since skipping would change '
-                'the metrics.)', path, reason) from cause
+                'the metrics.)', path, reason, kind) from cause
         self.skipped.increment()
         print_log(
             f'Skipped a damaged training sample: {path}{source}: {reason}. '
@@ -156,7 +171,35 @@ class CheckedLoading(BaseTransform):
                 if reason is not None:
                     return self._damaged(path, reason, cause=error)
             raise
+        label_map = results.get('gt_seg_map')
+        if label_map is not None:
+            reason = self._label_map_problem(label_map, results)
+            if reason is not None:
+                return self._damaged(results['seg_map_path'], reason,
+                                     kind='label_range')
         return results
+
+    def _label_map_problem(self, label_map, results: dict) -> Optional[str]:
+        """Why a loaded label map cannot be trained on, or None."""
+        import numpy as np
+        if label_map.ndim != 2:
+            return (f'a label map of shape {label_map.shape}, where one '
+                    f'class index per pixel (a 2-D map) is expected; a '
+                    f'colour image saved as the label map?')
+        if self.num_classes is None or results.get('label_map'):
+            return None  # unknown classes, or mmseg maps a class subset
+        values = np.unique(label_map)
+        outside = values[(values >= self.num_classes)
+                         & (values != self.ignore_index)]
+        if not len(outside):
+            return None
+        # reported as they are in the file, before the reduce_zero_label
+        # shift (file value v becomes v - 1)
+        shift = 1 if results.get('reduce_zero_label') else 0
+        shown = [int(v) + shift for v in outside[:8]]
+        return (f'values {shown} beyond the {self.num_classes} classes '
+                f'(highest valid: {self.num_classes - 1 + shift}, ignore: '
+                f'{self.ignore_index})')
 
     @staticmethod
     def _read_problem(path: str, backend_args=None) -> Optional[str]:
@@ -170,4 +213,5 @@ class CheckedLoading(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(transforms={self.transforms}, '
                 f'file_keys={self.file_keys}, '
-                f'on_damaged={self.on_damaged!r})')
+                f'on_damaged={self.on_damaged!r}, '
+                f'num_classes={self.num_classes})')

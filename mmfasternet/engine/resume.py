@@ -1,14 +1,21 @@
 """Which checkpoint ``tools/train.py --resume`` continues from."""
 import glob
 import os.path as osp
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import torch
 
 
-def _read_progress(path: str) -> Tuple[Optional[tuple], str]:
-    """(epoch, iter, has optimizer state) of a checkpoint, or None and why
-    it cannot be resumed from."""
+class _Progress(NamedTuple):
+    epoch: int
+    iteration: int
+    has_optimizer: bool
+    run_id: Optional[str]  # SafeCheckpointHook's, None in other files
+
+
+def _read_progress(path: str) -> Tuple[Optional[_Progress], str]:
+    """How far into training a checkpoint is, or None and why it cannot be
+    resumed from."""
     try:
         # mmap: the tensors are not read, but the archive and its pickle
         # are, which is what a crash during writing breaks. Files in the
@@ -28,64 +35,83 @@ def _read_progress(path: str) -> Tuple[Optional[tuple], str]:
     if not isinstance(meta, dict) or 'iter' not in meta or \
             'state_dict' not in checkpoint:
         return None, 'not a training checkpoint (no meta.iter/state_dict)'
-    return (meta.get('epoch', 0), meta['iter'],
-            'optimizer' in checkpoint), ''
+    return _Progress(meta.get('epoch', 0), meta['iter'],
+                     'optimizer' in checkpoint, meta.get('run_id')), ''
 
 
 def find_resumable_checkpoint(
         work_dir: str,
         checkpoint_dirs: Tuple[str, ...] = ()) -> Tuple[Optional[str], str]:
-    """The checkpoint training should resume from: of the ``.pth`` files in
-    ``work_dir``, in ``checkpoint_dirs`` and the one ``last_checkpoint``
-    names, the one that loads and is furthest into training (the most
-    iterations), preferring files with optimizer state (mmengine's
-    ``best_*`` checkpoints have none). Files that do not load (e.g.
-    truncated by a crash while being written) are skipped.
+    """The checkpoint training should resume from.
 
-    Unlike mmengine's ``find_latest_checkpoint``, which trusts
-    ``last_checkpoint`` even when the file it names is gone or broken.
+    The one ``last_checkpoint`` names, whenever it loads: checkpoints are
+    written completely before ``last_checkpoint`` names them, so it is the
+    last checkpoint of the last run in ``work_dir``, even when an earlier
+    run there went further. When it is missing or does not load (deleted,
+    truncated, or ``last_checkpoint`` cut short by a crash), the
+    ``.pth`` file of ``work_dir`` and ``checkpoint_dirs`` that loads and is
+    furthest into training (the most iterations), preferring files with
+    optimizer state (mmengine's ``best_*`` checkpoints have none). Unlike
+    mmengine's ``find_latest_checkpoint``, which trusts ``last_checkpoint``
+    even when the file it names is gone or broken.
 
     Returns:
         tuple: the path (None if nothing can be resumed) and one line that
-        says which file was chosen and why others were skipped.
+        says which file was chosen and why, which files were skipped, and
+        which belong to another run (checkpoints written by
+        ``SafeCheckpointHook`` carry the run they belong to).
     """
-    candidates, skipped = set(), []
+    paths = set()
     for directory in (work_dir, *checkpoint_dirs):
-        candidates.update(
-            osp.abspath(path)
-            for path in glob.glob(osp.join(directory, '*.pth')))
+        paths.update(osp.abspath(path)
+                     for path in glob.glob(osp.join(directory, '*.pth')))
+    named, skipped = None, []
     pointer = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(pointer):
         with open(pointer) as f:
-            named = f.read().strip()
+            named = f.read().strip() or None
         if named and osp.isfile(named):
-            candidates.add(osp.abspath(named))
+            paths.add(osp.abspath(named))
         elif named:
             skipped.append(f'{named} (named by last_checkpoint, missing)')
-    usable = []
-    for path in sorted(candidates):
+    usable = {}
+    for path in sorted(paths):
         progress, why = _read_progress(path)
         if progress is None:
             skipped.append(f'{osp.basename(path)} ({why})')
         else:
-            usable.append((progress, osp.getmtime(path), path))
-    if not usable:
+            usable[path] = progress
+    named = osp.abspath(named) if named else None
+    if named in usable:
+        chosen = named
+        why = 'the checkpoint last_checkpoint names'
+    elif usable:
+        with_optimizer = [p for p in usable if usable[p].has_optimizer]
+        skipped += [f'{osp.basename(p)} (no optimizer state)'
+                    for p in usable if with_optimizer and p not in
+                    with_optimizer]
+        chosen = max(with_optimizer or usable,
+                     key=lambda p: (usable[p].iteration, usable[p].epoch,
+                                    osp.getmtime(p)))
+        why = 'the furthest complete checkpoint'
+        if named:
+            why += ' (the one last_checkpoint names does not load)'
+    else:
         note = f'No checkpoint to resume from in {work_dir}'
         if skipped:
             note += '; skipped: ' + ', '.join(skipped)
         return None, note + '. Training starts from the beginning.'
-    if any(has_optimizer for (_, _, has_optimizer), _, _ in usable):
-        skipped += [
-            f'{osp.basename(path)} (no optimizer state)'
-            for (_, _, has_optimizer), _, path in usable if not has_optimizer
-        ]
-        usable = [entry for entry in usable if entry[0][2]]
-    (epoch, iteration, _), _, chosen = max(
-        usable, key=lambda entry: (entry[0][1], entry[0][0], entry[1]))
-    note = (f'Resuming from {chosen} (epoch {epoch}, iteration {iteration}), '
-            f'the furthest complete checkpoint in {work_dir}')
+    progress = usable[chosen]
+    note = (f'Resuming from {chosen} (epoch {progress.epoch}, iteration '
+            f'{progress.iteration}), {why} in {work_dir}')
     if skipped:
         note += '; skipped: ' + ', '.join(skipped)
+    others = sorted(osp.basename(p) for p, other in usable.items()
+                    if progress.run_id and other.run_id
+                    and other.run_id != progress.run_id)
+    if others:
+        note += (f'; {", ".join(others)} belong to another run in the same '
+                 f'work dir and are not used')
     return chosen, note + '.'
 
 

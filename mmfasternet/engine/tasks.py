@@ -7,13 +7,26 @@ random inputs for those models."""
 import copy
 import os
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmengine.config import Config
 
 from ..utils import allow_mmengine_checkpoints, is_remote
+
+# Top-level config keys that mmengine's Runner, the config system and the
+# tools read; any other top-level key is a variable of the config file.
+RUN_KEYS = frozenset((
+    '_base_', 'custom_imports', 'default_scope', 'model', 'work_dir',
+    'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
+    'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper',
+    'param_scheduler', 'val_evaluator', 'test_evaluator', 'default_hooks',
+    'custom_hooks', 'data_preprocessor', 'load_from', 'resume', 'launcher',
+    'env_cfg', 'log_processor', 'log_level', 'visualizer', 'randomness',
+    'experiment_name', 'model_wrapper_cfg', 'find_unused_parameters',
+    'compile', 'activation_checkpointing', 'efficient_conv_bn_eval',
+    'runner_type', 'tta_model', 'tta_pipeline'))
 
 # Task of a config, read from its default_scope.
 SCOPE_TASKS = dict(mmdet='detection', mmseg='segmentation',
@@ -33,23 +46,30 @@ def install_training_hooks(cfg: Config) -> None:
     is decided (see :mod:`.hooks`): checkpoints that survive a crash
     (``SafeCheckpointHook`` in place of mmengine's ``CheckpointHook``; a
     checkpoint hook of another type is left as it is), random states saved
-    for an exact resume (``RNGStateHook``), and when resuming the check
-    that the file holds the model (``CheckpointCoverageHook``)."""
+    for an exact resume (``RNGStateHook``), the checks that the neck and
+    heads read what the backbone returns (``ChannelCheckHook``) and that
+    no BatchNorm layer trains on one value per channel
+    (``BatchNormCheckHook``), and when resuming the check that the file
+    holds the model (``CheckpointCoverageHook``)."""
     from . import hooks  # noqa: F401  (registers them)
     checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
     if checkpoint is not None and checkpoint.get('type') in (
             'CheckpointHook', 'mmengine.CheckpointHook'):
         checkpoint['type'] = 'SafeCheckpointHook'
-    _add_custom_hook(cfg, dict(type='RNGStateHook'))
+    for hook in ('RNGStateHook', 'ChannelCheckHook', 'BatchNormCheckHook'):
+        _add_custom_hook(cfg, dict(type=hook))
     if cfg.get('resume'):
         _add_custom_hook(cfg, dict(type='CheckpointCoverageHook'))
 
 
 def install_test_hooks(cfg: Config) -> None:
-    """What ``tools/test.py`` adds to every config: the checkpoint must hold
-    the whole model (``CheckpointCoverageHook``)."""
+    """What ``tools/test.py`` adds to every config: the checks that the
+    neck and heads read what the backbone returns (``ChannelCheckHook``)
+    and that the checkpoint holds the whole model
+    (``CheckpointCoverageHook``)."""
     from . import hooks  # noqa: F401  (registers them)
-    _add_custom_hook(cfg, dict(type='CheckpointCoverageHook'))
+    for hook in ('ChannelCheckHook', 'CheckpointCoverageHook'):
+        _add_custom_hook(cfg, dict(type=hook))
 
 
 def check_checkpoint_file(path: Optional[str], what: str) -> None:
@@ -67,6 +87,54 @@ def check_checkpoint_file(path: Optional[str], what: str) -> None:
         hint = (f' ({near} holds: {", ".join(sorted(os.listdir(near))[:8])})'
                 if osp.isdir(near) else f' ({near} does not exist)')
         raise FileNotFoundError(f'{what}: no file {path!r}{hint}.')
+
+
+class OutputDirError(OSError):
+    """A folder a run will write to cannot be written to."""
+
+
+def _output_dirs(cfg: Config):
+    """(config key, local folder) of what a run writes to: the work dir,
+    the checkpoint hook's ``out_dir``, the visualization hook's and the
+    visualizer's folders where the config names them."""
+    yield 'work_dir', cfg.work_dir
+    hooks = cfg.get('default_hooks') or {}
+    out_dir = (hooks.get('checkpoint') or {}).get('out_dir')
+    if out_dir:
+        yield 'default_hooks.checkpoint.out_dir', osp.join(
+            out_dir, osp.basename(cfg.work_dir.rstrip(osp.sep)))
+    for name in ('test_out_dir', 'out_dir'):
+        folder = (hooks.get('visualization') or {}).get(name)
+        if folder and osp.isabs(folder):
+            yield f'default_hooks.visualization.{name}', folder
+    backends = (cfg.get('visualizer') or {}).get('vis_backends') or []
+    for index, backend in enumerate(backends):
+        for name in ('save_dir', 'img_save_dir'):
+            if backend.get(name):
+                yield f'visualizer.vis_backends.{index}.{name}', backend[name]
+
+
+def check_output_dirs(cfg: Config) -> None:
+    """Create each local folder a run writes to (:func:`_output_dirs`) and
+    write a file into it, so that one that cannot be written is found
+    before any work, not when the first checkpoint or drawing is saved.
+
+    Raises:
+        OutputDirError: naming the config key, the folder and the cause.
+    """
+    import tempfile
+    for key, folder in _output_dirs(cfg):
+        if is_remote(folder):
+            continue
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as error:
+            raise OutputDirError(
+                f'{key}: cannot write into {folder!r} ({type(error).__name__}'
+                f': {error.strerror or error}); point {key} at a folder '
+                f'this run may write to.') from error
 
 
 def task_of(cfg: Config) -> str:
@@ -186,6 +254,23 @@ def model_inputs(task: str, batch: int, shape: Sequence[int],
     return inputs, samples
 
 
+def follow_accumulated_batches(cfg: Config) -> Optional[str]:
+    """For ``--auto-scale-lr``: mmengine scales the lr by world size x batch
+    / ``auto_scale_lr.base_batch_size``; with
+    ``optim_wrapper.accumulative_counts`` each step sums that many batches,
+    so the base is divided by it, and the lr follows the effective batch
+    (world size x batch x accumulative_counts). Returns the line to log
+    (None without accumulation)."""
+    counts = cfg.optim_wrapper.get('accumulative_counts', 1)
+    if counts == 1:
+        return None
+    base = cfg.auto_scale_lr.base_batch_size
+    cfg.auto_scale_lr.base_batch_size = base / counts
+    return (f'--auto-scale-lr: optim_wrapper.accumulative_counts={counts}, so '
+            f'the lr follows the effective batch (processes x batch x '
+            f'{counts}) against auto_scale_lr.base_batch_size={base}.')
+
+
 def add_runner_arguments(parser, cfg_example: str):
     """The options tools/train.py and tools/test.py share: --cfg-options,
     --launcher and the --local-rank that torch.distributed.launch passes
@@ -200,6 +285,53 @@ def add_runner_arguments(parser, cfg_example: str):
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def _keys_holding(node, value, key: str = '') -> Iterator[str]:
+    """The keys under ``node`` whose value equals ``value``."""
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, (list, tuple)):
+        items = enumerate(node)
+    else:
+        items = ()
+    for name, child in items:
+        child_key = f'{key}.{name}' if key else str(name)
+        if type(child) is type(value) and child == value:
+            yield child_key
+        elif isinstance(child, (dict, list, tuple)):
+            yield from _keys_holding(child, value, child_key)
+
+
+def check_variable_options(cfg: Config, cfg_options: dict) -> None:
+    """Refuse a ``--cfg-options`` key that sets a variable of the config
+    file (``max_epochs``, ``data_root``, ``crop_size``, ...): the file has
+    already copied the variable's value where it is used, so setting the
+    variable changes nothing the run reads.
+
+    Raises:
+        ValueError: naming the variable and the keys that hold its value,
+            to set instead.
+    """
+    for name in sorted(cfg_options):
+        if '.' in name or name in RUN_KEYS or name not in cfg:
+            continue
+        value = cfg[name]
+        holders = sorted(
+            (key for key in _keys_holding(
+                {k: v for k, v in cfg.items() if k != name}, value)
+             if key.split('.')[0] in RUN_KEYS),
+            key=lambda key: not key.endswith('.' + name))
+        shown = repr(value) if len(repr(value)) <= 60 else \
+            repr(value)[:57] + '...'
+        where = (f'the file already copied its value {shown} into '
+                 f'{", ".join(holders[:8])}, which keep it: set those '
+                 f'instead, e.g. --cfg-options {holders[0]}='
+                 f'{cfg_options[name]!r}' if holders else
+                 'nothing the run reads takes its value from it')
+        raise ValueError(
+            f'--cfg-options {name}=...: {name} is a variable of the config '
+            f'file, and {where}.')
+
+
 def load_config(config_path: str, launcher: str = 'none',
                 cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None):
@@ -210,12 +342,17 @@ def load_config(config_path: str, launcher: str = 'none',
     The tools load checkpoints, so this also lets torch's weights-only
     unpickler read what mmengine writes into them
     (:func:`~mmfasternet.utils.allow_mmengine_checkpoints`).
+
+    Raises:
+        ValueError: the config is of another library, or ``cfg_options``
+            sets a variable of the file (:func:`check_variable_options`).
     """
     allow_mmengine_checkpoints()
     cfg = Config.fromfile(config_path)
     task = task_of(cfg)  # fails early, and clearly, on a foreign config
     cfg.launcher = launcher
     if cfg_options is not None:
+        check_variable_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir

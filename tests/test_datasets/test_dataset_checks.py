@@ -313,6 +313,42 @@ def test_segmentation_training_skips_a_truncated_label_map(ade_data,
     assert counted >= 1
 
 
+def wrong_label_maps(root):
+    """Two of the training label maps of an ADE20K-layout set made wrong:
+    one saved as an RGB image (R = G = B = the class index), one holding a
+    value that is no class of the seg demo's 4. Returns their paths."""
+    from PIL import Image
+    labels = sorted((root / 'annotations' / 'training').glob('*.png'))
+    Image.open(labels[0]).convert('RGB').save(labels[0])
+    values = np.array(Image.open(labels[1]))
+    values[:8, :8] = 9
+    Image.fromarray(values).save(labels[1])
+    return str(labels[0]), str(labels[1])
+
+
+def test_segmentation_training_skips_label_maps_that_are_no_classes(
+        ade_data, tmp_path):
+    """An RGB label map (mmseg would warn, then iteration 1 would die in
+    the loss naming no file) and one with values beyond the classes are
+    skipped like damaged files, each named with what is wrong, and never
+    trained on; with --on-damaged error the first one stops the run."""
+    root = copy_of(ade_data, tmp_path)
+    rgb, beyond = wrong_label_maps(root)
+    config, trained_on = recorded(SEG_DEMO, tmp_path)
+    options = seg_options(root) + TRAIN_ONLY + ['train_cfg.max_iters=2']
+    log = train(config, tmp_path / 'work', options)
+    assert 'Iter(train) [2/2]' in log
+    assert skipped_files(log) == {rgb, beyond}
+    assert f'{rgb} (listed in' in log and \
+        'a label map of shape (64, 64, 3)' in log
+    assert 'values [9] beyond the 4 classes (highest valid: 4' in log
+    assert not trained_on() & {rgb, beyond}
+    message = expect_error(
+        raised(train, SEG_DEMO, tmp_path / 'stop', options,
+               extra=['--on-damaged', 'error']), 'DamagedFileError')
+    assert rgb in message or beyond in message
+
+
 def test_classification_training_skips_damaged_images_in_workers(
         imagenet_data, tmp_path):
     root = copy_of(imagenet_data, tmp_path)
@@ -584,6 +620,11 @@ def test_check_dataset_segmentation_and_classification(
     assert f'{labels[0]}: truncated PNG' in out
     assert f'{labels[1]}: label map 32x32, image 64x64' in out
     assert f'{labels[2]}: values [9] beyond the 4 classes' in out
+    Image.open(labels[3]).convert('RGB').save(labels[3])
+    code, out = check_dataset(
+        [SEG_DEMO, '--split', 'train', '--cfg-options',
+         *seg_options(root)], capsys)
+    assert f'{labels[3]}: a label map of shape (64, 64, 3)' in out
 
     root = copy_of(imagenet_data, tmp_path)
     lines = (root / 'meta' / 'val.txt').read_text().splitlines()

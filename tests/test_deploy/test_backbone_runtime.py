@@ -168,15 +168,29 @@ def test_use_backbone_runtime_on_a_detector_with_a_resnet():
     assert again.module is wrapped.module
 
 
-def test_the_documented_inferencer_route(repo_root):
-    """docs/deployment.md: switch an inferencer's model to its deploy form
-    and its backbone to onnxruntime; the predictions stay the same."""
+def test_the_documented_inferencer_route(repo_root, tmp_path):
+    """docs/deployment.md: load the weights into an inferencer's model
+    under the tools' loading rule (a checkpoint of another model is
+    refused), switch the model to its deploy form and its backbone to
+    onnxruntime; the predictions stay the same."""
     import numpy as np
     from mmseg.apis import MMSegInferencer
+
+    from mmfasternet.models.utils import (
+        CheckpointMismatchError,
+        load_whole_model,
+    )
     torch.manual_seed(0)
-    inferencer = MMSegInferencer(
-        f'{repo_root}/configs/demo/fpn_fasternet_t0_shapes_demo.py',
-        device='cpu')
+    config = f'{repo_root}/configs/demo/fpn_fasternet_t0_shapes_demo.py'
+    trained = MMSegInferencer(config, device='cpu').model.state_dict()
+    torch.save(dict(state_dict=trained), tmp_path / 'model.pth')
+    other = dict(trained)
+    other['decode_head.conv_seg.weight'] = torch.zeros(7, 128, 1, 1)
+    torch.save(dict(state_dict=other), tmp_path / 'other.pth')
+    inferencer = MMSegInferencer(config, device='cpu')
+    with pytest.raises(CheckpointMismatchError, match='7, 128, 1, 1'):
+        load_whole_model(inferencer.model, str(tmp_path / 'other.pth'))
+    load_whole_model(inferencer.model, str(tmp_path / 'model.pth'))
     image = np.random.default_rng(0).integers(0, 256, (96, 128, 3),
                                               dtype=np.uint8)
 

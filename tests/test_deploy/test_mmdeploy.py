@@ -154,6 +154,28 @@ def test_classifier_round_trip_and_eval(mmdeploy, tmp_path):
         assert metrics['onnxruntime'][key] == pytest.approx(value), key
 
 
+def test_a_checkpoint_of_another_model_is_refused_before_export(
+        mmdeploy, tmp_path):
+    """A 5-class classifier's checkpoint for the 3-class demo config: the
+    error tools/test.py gives, before anything is exported (an export
+    would hold a randomly initialised head)."""
+    from mmfasternet.models.utils import CheckpointMismatchError
+    root = make_demo_data('imagenet', tmp_path / 'imagenet', 1, 2, 40)
+    img = str(root / 'val' / 'ILSVRC2012_val_00000001.JPEG')
+
+    def five_classes(model):
+        import torch
+        model.head.fc = torch.nn.Linear(model.head.fc.in_features, 5)
+
+    with pytest.raises(CheckpointMismatchError) as error:
+        deploy('classification', tmp_path, str(root), img,
+               change=five_classes)
+    message = str(error.value)
+    assert 'does not hold this config\'s model' in message
+    assert 'head.fc.weight: (5, 1280) in the file vs (3, 1280)' in message
+    assert not (tmp_path / 'work' / 'end2end.onnx').exists()
+
+
 def test_upernet_round_trip_and_eval(mmdeploy, tmp_path):
     root = make_demo_data('ade20k', tmp_path / 'ADEChallengeData2016', 1,
                           2, 128)

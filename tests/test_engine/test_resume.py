@@ -166,7 +166,8 @@ def test_resume_takes_the_furthest_checkpoint_that_loads(tmp_path):
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_3.pth'))
     path, note = find_resumable_checkpoint(str(tmp_path))
     assert path == str(tmp_path / 'epoch_2.pth')
-    assert 'epoch 2, iteration 8' in note
+    assert 'epoch 2, iteration 8), the furthest complete checkpoint (the ' \
+        'one last_checkpoint names does not load)' in note
     assert 'epoch_3.pth (unreadable' in note
     assert 'best_coco_bbox_mAP_epoch_3.pth (no optimizer state)' in note
     assert 'epoch_1.pth' not in note
@@ -250,10 +251,11 @@ def test_iteration_based_resume_repeats_the_losses(tmp_path):
         assert resumed[iteration] == expected[iteration], iteration
 
 
-def test_resume_takes_the_furthest_not_the_newest_nor_the_named(tmp_path):
+def test_resume_takes_what_last_checkpoint_names(tmp_path):
     """The three candidates a rule could take are three different files:
-    the furthest into training (epoch_3), the newest on disk (epoch_1) and
-    the one ``last_checkpoint`` names (epoch_2)."""
+    the one ``last_checkpoint`` names (epoch_2, the last checkpoint of the
+    last run), the furthest into training (epoch_3) and the newest on disk
+    (epoch_1)."""
     for epoch, age in ((1, 0), (2, 100), (3, 200)):
         path = tmp_path / f'epoch_{epoch}.pth'
         _save(path, 4 * epoch)
@@ -261,8 +263,9 @@ def test_resume_takes_the_furthest_not_the_newest_nor_the_named(tmp_path):
         os.utime(path, (stamp, stamp))
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
     path, note = find_resumable_checkpoint(str(tmp_path))
-    assert path == str(tmp_path / 'epoch_3.pth')
-    assert 'epoch 3, iteration 12' in note
+    assert path == str(tmp_path / 'epoch_2.pth')
+    assert 'epoch 2, iteration 8), the checkpoint last_checkpoint names' \
+        in note
 
 
 def test_a_last_checkpoint_cut_by_a_crash_is_not_trusted(tmp_path):
@@ -287,7 +290,7 @@ def imagenet_root(tmp_path_factory):
 
 
 def write_cls_config(tmp_path, root, custom_hooks='[]', name='cls.py',
-                     checkpoint='', evaluator='', losses='run'):
+                     checkpoint='', evaluator='', losses='run', extra=''):
     """The classification demo on 16 images of 40x40, 2 epochs of batches
     of 2 per process (4 iterations an epoch in a 2-process run), drop path
     (random in every iteration), validation (with a worker process, whose
@@ -317,7 +320,8 @@ def write_cls_config(tmp_path, root, custom_hooks='[]', name='cls.py',
         randomness = dict(seed=0, diff_rank_seed=True)
         custom_hooks = [dict(type='RecordLossesHook', path={record!r})
                         ] + {custom_hooks}
-        """) + (f'val_evaluator = {evaluator}\n' if evaluator else ''))
+        """) + (f'val_evaluator = {evaluator}\n' if evaluator else '')
+        + textwrap.dedent(extra))
     return path
 
 
@@ -425,3 +429,32 @@ def test_two_process_resume_restores_the_states_of_every_rank(
         assert sorted(expected) == sorted(resumed) == list(range(1, 9))
         assert [resumed[i] for i in range(5, 9)] == \
             [expected[i] for i in range(5, 9)], rank
+
+
+def test_resume_continues_the_last_run_of_a_work_dir(tmp_path, imagenet_root):
+    """Run A trains 4 epochs into a work dir; run B, with another lr, trains
+    there too and dies in its third epoch. --resume continues B from its
+    epoch_2.pth (what last_checkpoint names), not A's epoch_4.pth, which is
+    further, and says that epoch_4.pth belongs to another run."""
+    work_dir = tmp_path / 'work'
+    train(write_cls_config(tmp_path, imagenet_root, name='a.py',
+                           extra='train_cfg = dict(max_epochs=4)\n'),
+          work_dir)
+    assert (work_dir / 'epoch_4.pth').is_file()
+    run_b = 'train_cfg = dict(max_epochs=3)\n' \
+        'optim_wrapper = dict(optimizer=dict(lr=1e-4))\n'
+    killed = train(
+        write_cls_config(tmp_path, imagenet_root,
+                         "[dict(type='KillAtIterHook', iteration=20)]",
+                         name='b_killed.py', extra=run_b), work_dir,
+        expect_ok=False)
+    assert killed.returncode == -signal.SIGKILL
+    log = train(write_cls_config(tmp_path, imagenet_root, name='b.py',
+                                 extra=run_b), work_dir, '--resume').stdout
+    assert (f'Resuming from {work_dir / "epoch_2.pth"} (epoch 2, iteration '
+            '16), the checkpoint last_checkpoint names') in log
+    assert 'epoch_4.pth belong to another run in the same work dir' in log
+    assert 'Epoch(train) [3][8/8]' in log
+    resumed = torch.load(work_dir / 'epoch_3.pth', weights_only=True)
+    assert resumed['meta']['epoch'] == 3
+    assert resumed['optimizer']['param_groups'][0]['initial_lr'] == 1e-4

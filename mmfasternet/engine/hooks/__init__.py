@@ -1,3 +1,5 @@
+from .batchnorm_check_hook import BatchNormCheckHook
+from .channel_check_hook import ChannelCheckHook
 from .checkpoint_coverage_hook import CheckpointCoverageHook
 from .checkpoint_hook import SafeCheckpointHook
 from .damaged_sample_hook import DamagedSampleHook
@@ -5,6 +7,6 @@ from .deploy_hook import DeployHook
 from .rng_state_hook import RNGStateHook
 
 __all__ = [
-    'CheckpointCoverageHook', 'DamagedSampleHook', 'DeployHook',
-    'RNGStateHook', 'SafeCheckpointHook'
+    'BatchNormCheckHook', 'ChannelCheckHook', 'CheckpointCoverageHook',
+    'DamagedSampleHook', 'DeployHook', 'RNGStateHook', 'SafeCheckpointHook'
 ]

@@ -2,6 +2,7 @@
 weights-only unpickler without importing anything."""
 import os
 import os.path as osp
+import uuid
 from collections import defaultdict
 from typing import Dict, List
 
@@ -120,11 +121,18 @@ class SafeCheckpointHook(CheckpointHook):
       weights-only unpickler (the default of torch >= 2.6) with nothing
       allow-listed: ``DetInferencer(model=None, weights=CKPT)`` reads the
       config from it without ``import mmfasternet``.
+    - Every checkpoint's ``meta`` names the run it belongs to
+      (``run_id``; a resumed run keeps the one it resumes), so that
+      ``tools/train.py --resume`` can tell the runs of one work dir apart.
 
     ``tools/train.py`` puts this hook in place of ``CheckpointHook``.
     """
 
+    run_id = None  # set for the run in before_train, or by the resumed file
+
     def before_train(self, runner) -> None:
+        if self.run_id is None:
+            self.run_id = uuid.uuid4().hex
         out_dir = self.out_dir if self.out_dir is not None else runner.work_dir
         atomic = (self.backend_args is None and self.file_client_args is None
                   and not is_remote(out_dir))
@@ -165,8 +173,12 @@ class SafeCheckpointHook(CheckpointHook):
             hub['runtime_info'] = _plain(hub.get('runtime_info', {}))
         if 'meta' in checkpoint:
             checkpoint['meta'] = _plain(checkpoint['meta'])
+            checkpoint['meta']['run_id'] = self.run_id
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        meta = checkpoint.get('meta') or {}
+        if runner.cfg.get('resume') and meta.get('run_id'):
+            self.run_id = meta['run_id']
         scalars = checkpoint.get('message_hub', {}).get('log_scalars', {})
         for name, value in scalars.items():
             if isinstance(value, dict) and value.get('type') == \

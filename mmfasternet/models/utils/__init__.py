@@ -6,13 +6,16 @@ from .checkpoint_loading import (
                                  CheckpointInfo,
                                  inspect_checkpoint,
                                  load_pretrained_backbone,
+                                 load_whole_model,
                                  read_checkpoint,
+                                 require_whole_model,
                                  unwrap_state_dict,
 )
 from .state_dict_layouts import to_original_layout
 
 __all__ = [
     'ARCH_SETTINGS', 'CheckpointInfo', 'CheckpointMismatchError',
-    'inspect_checkpoint', 'load_pretrained_backbone', 'read_checkpoint',
-    'to_original_layout', 'unwrap_state_dict'
+    'inspect_checkpoint', 'load_pretrained_backbone', 'load_whole_model',
+    'read_checkpoint', 'require_whole_model', 'to_original_layout',
+    'unwrap_state_dict'
 ]

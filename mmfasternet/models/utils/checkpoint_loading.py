@@ -25,7 +25,8 @@ from .state_dict_layouts import select_prefix, to_original_layout
 
 __all__ = [
     'CheckpointInfo', 'adapt_classifier_state_dict', 'inspect_checkpoint',
-    'load_pretrained_backbone', 'read_checkpoint', 'unwrap_state_dict'
+    'load_pretrained_backbone', 'load_whole_model', 'read_checkpoint',
+    'require_whole_model', 'unwrap_state_dict'
 ]
 
 _WRAPPER_KEYS = ('state_dict', 'model', 'module', 'model_state_dict')
@@ -120,6 +121,82 @@ def load_pretrained_backbone(model: nn.Module,
         summary += f'; ignored (not in the backbone): {shorten_keys(ignored)}'
     print_log(summary, logger='current')
     return dict(loaded=loaded, missing=missing, ignored=ignored)
+
+
+def require_whole_model(model: nn.Module, source: str,
+                        meta: Optional[dict] = None) -> None:
+    """Make the next load into ``model`` (a detector, segmentor or
+    classifier) refuse a state dict that does not hold every tensor of the
+    model with its shape, before anything is loaded: the rule of
+    ``tools/test.py``, ``tools/train.py --resume`` and every tool that
+    loads a trained model.
+
+    The check runs as a load-state-dict pre-hook of the model, after the
+    model's own (mmpretrain's classifier renames original FasterNet
+    checkpoints there), so it sees the names that are actually loaded; BN
+    step counters may be missing. ``source`` names the file in the error,
+    ``meta`` (the checkpoint's) helps say what it holds.
+
+    Raises:
+        CheckpointMismatchError: at that load, saying what the file holds
+            and what to do with it.
+    """
+    handle = None
+
+    def check_once(module, state_dict, prefix, *args):
+        handle.remove()
+        own = model.state_dict()
+        missing = [key for key in own if key not in state_dict
+                   and not key.endswith('num_batches_tracked')]
+        wrong_shape = [key for key in own if key in state_dict
+                       and state_dict[key].shape != own[key].shape]
+        if not missing and not wrong_shape:
+            return
+        problems = []
+        if missing:
+            problems.append(f'{len(missing)} of the model\'s {len(own)} '
+                            f'tensors are not in it ({shorten_keys(missing)})')
+        if wrong_shape:
+            first = wrong_shape[0]
+            problems.append(
+                f'{len(wrong_shape)} differ in shape ({first}: '
+                f'{tuple(state_dict[first].shape)} in the file vs '
+                f'{tuple(own[first].shape)} in the model)')
+        loaded = sum(key in state_dict for key in own) - len(wrong_shape)
+        what = describe_checkpoint(state_dict, meta)
+        if 'backbone (' in what:
+            fix = ('It initialises a backbone only: put it in the config as '
+                   'model.backbone.init_cfg=dict(type=\'Pretrained\', '
+                   f'checkpoint={source!r}) and train; to test or deploy, '
+                   'pass the checkpoint of a trained model.')
+        else:
+            fix = ('Use the config the checkpoint was trained with (a '
+                   'training run writes it into its work dir), or fine-tune '
+                   'this config from it with load_from first.')
+        raise CheckpointMismatchError(
+            f'{source} does not hold this config\'s model, so it cannot '
+            f'test, resume or deploy it: {"; ".join(problems)}; {loaded} '
+            f'tensors match. The file holds {what}. {fix}')
+
+    handle = model.register_load_state_dict_pre_hook(check_once)
+
+
+def load_whole_model(model: nn.Module, filename: str,
+                     map_location='cpu') -> dict:
+    """Load the checkpoint of a whole model (a detector, segmentor or
+    classifier) from ``filename`` into ``model``, refusing one that does
+    not hold it (:func:`require_whole_model`). Returns the checkpoint.
+
+    Raises:
+        FileNotFoundError, CheckpointMismatchError: see
+            :func:`read_checkpoint` and :func:`require_whole_model`.
+    """
+    checkpoint = read_checkpoint(filename, map_location)
+    meta = checkpoint.get('meta')
+    require_whole_model(model, filename, meta if isinstance(meta, dict)
+                        else None)
+    model.load_state_dict(unwrap_state_dict(checkpoint), strict=False)
+    return checkpoint
 
 
 def adapt_classifier_state_dict(backbone: nn.Module,

@@ -96,25 +96,19 @@ def export_onnx(deploy_cfg, model_cfg, checkpoint: str, img: str,
     return osp.join(work_dir, save_file)
 
 
-def build_models(deploy_cfg, model_cfg, checkpoint: str, onnx_file: str,
-                 device: str = 'cpu', deploy_form: bool = False):
-    """mmdeploy's task processor, the PyTorch model and the ONNX Runtime
-    model (mmdeploy's backend model, with the same data preprocessing).
-
-    The PyTorch model is the checkpoint's model in eval mode; with
-    ``deploy_form`` its backbone is switched to the inference form, which is
-    what mmdeploy exports (its builder calls ``switch_to_deploy()``).
-
-    Returns:
-        tuple: ``(task_processor, torch_model, backend_model)``.
-    """
-    from mmdeploy.apis.utils import build_task_processor
+def build_torch_model(model_cfg, checkpoint: str, device: str = 'cpu',
+                      deploy_form: bool = False):
+    """The checkpoint's PyTorch model in eval mode, loaded under the rule of
+    every mmfasternet tool (:func:`mmfasternet.models.utils.
+    load_whole_model`: a file that does not hold the whole model is one
+    ``CheckpointMismatchError`` before anything is exported). With
+    ``deploy_form`` its backbone is switched to the inference form, which
+    is what mmdeploy exports (its builder calls ``switch_to_deploy()``)."""
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import MODELS, DefaultScope
-    from mmengine.runner import load_checkpoint
 
     from mmfasternet.deploy import switch_to_deploy
-    task_processor = build_task_processor(model_cfg, deploy_cfg, device)
+    from mmfasternet.models.utils import load_whole_model
     model = copy.deepcopy(model_cfg.model)
     model.pop('pretrained', None)
     # As mmengine's Runner (and mmdeploy's builder): a top-level
@@ -126,14 +120,26 @@ def build_models(deploy_cfg, model_cfg, checkpoint: str, onnx_file: str,
         model.backbone.init_cfg = None  # the checkpoint holds every weight
     with DefaultScope.overwrite_default_scope(model_cfg.default_scope):
         torch_model = MODELS.build(model)
-    load_checkpoint(torch_model, checkpoint, map_location='cpu',
-                    logger='silent')
+    load_whole_model(torch_model, checkpoint)
     torch_model = revert_sync_batchnorm(torch_model).to(device).eval()
     if deploy_form:
         switch_to_deploy(torch_model)
+    return torch_model
+
+
+def build_backend(deploy_cfg, model_cfg, onnx_file: str,
+                  device: str = 'cpu'):
+    """mmdeploy's task processor and the ONNX Runtime model (mmdeploy's
+    backend model, with the same data preprocessing as PyTorch's).
+
+    Returns:
+        tuple: ``(task_processor, backend_model)``.
+    """
+    from mmdeploy.apis.utils import build_task_processor
+    task_processor = build_task_processor(model_cfg, deploy_cfg, device)
     backend_model = task_processor.build_backend_model(
         [onnx_file], task_processor.update_data_preprocessor)
-    return task_processor, torch_model, backend_model
+    return task_processor, backend_model
 
 
 def create_input(task_processor, img: str) -> dict:

@@ -94,6 +94,10 @@ def main(argv=None):
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     task = parity.task_of(deploy_cfg)
+    # Loaded first: a checkpoint of another model stops here, not after
+    # an export of randomly initialised layers.
+    torch_model = parity.build_torch_model(model_cfg, args.checkpoint,
+                                           args.device, args.deploy_form)
     os.makedirs(args.work_dir, exist_ok=True)
 
     start = time.perf_counter()
@@ -110,9 +114,8 @@ def main(argv=None):
                    args.work_dir, pth=args.checkpoint, device=args.device)
         print(f'SDK meta files in {args.work_dir}')
 
-    task_processor, torch_model, backend_model = parity.build_models(
-        deploy_cfg, model_cfg, args.checkpoint, onnx_file, args.device,
-        args.deploy_form)
+    task_processor, backend_model = parity.build_backend(
+        deploy_cfg, model_cfg, onnx_file, args.device)
     form = 'inference form' if args.deploy_form else 'eval mode'
     reports = parity.compare_on_images(task, task_processor, torch_model,
                                        backend_model,

@@ -1,0 +1,146 @@
+"""Refuse a model whose neck or heads expect other maps than its backbone
+returns."""
+from typing import List, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.hooks import Hook
+from mmengine.model import BaseTTAModel, is_model_wrapper
+from mmengine.registry import HOOKS
+
+__all__ = ['ChannelCheckHook', 'ChannelMismatchError', 'channel_problems']
+
+
+class ChannelMismatchError(ValueError):
+    """A neck or head of the model expects other channels than it gets."""
+
+
+def _channels(outputs) -> List[int]:
+    if isinstance(outputs, torch.Tensor):
+        outputs = [outputs]
+    return [int(output.shape[1]) for output in outputs]
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _describe_backbone(backbone: nn.Module) -> str:
+    settings = []
+    arch = getattr(backbone, 'arch', None)
+    if isinstance(arch, dict) and arch.get('name'):
+        settings.append(f'arch {arch["name"]!r}')
+    if getattr(backbone, 'out_indices', None) is not None:
+        settings.append(f'out_indices {tuple(backbone.out_indices)}')
+    return 'model.backbone' + (f' ({", ".join(settings)})'
+                               if settings else '')
+
+
+def _head_problems(head: nn.Module, key: str, channels: Sequence[int],
+                   source: str) -> List[str]:
+    """An mmseg decode head (``in_channels`` at ``in_index``) or a
+    classification head (``in_channels`` of the last map) against the
+    channels of the maps it reads."""
+    in_channels = getattr(head, 'in_channels', None)
+    if in_channels is None:
+        return []
+    if not hasattr(head, 'in_index'):  # mmpretrain: the last map
+        if in_channels == channels[-1]:
+            return []
+        return [f'{key}.in_channels is {in_channels}, but its input, the '
+                f'last map of {source}, has {channels[-1]} channels: set '
+                f'{key}.in_channels={channels[-1]}']
+    indices = _as_list(head.in_index)
+    outside = [i for i in indices if not -len(channels) <= i < len(channels)]
+    if outside:
+        return [f'{key}.in_index {head.in_index} reads map(s) {outside}, '
+                f'but {source} returns {len(channels)} maps']
+    got = [channels[i] for i in indices]
+    if getattr(head, 'input_transform', None) == 'resize_concat':
+        fits = sum(got)  # the maps are concatenated
+    elif isinstance(in_channels, (list, tuple)):
+        fits = got
+    else:
+        fits = got[0]
+    if _as_list(in_channels) == _as_list(fits):
+        return []
+    return [f'{key}.in_channels is {in_channels} at in_index '
+            f'{head.in_index}, but {source} returns {fits} there: set '
+            f'{key}.in_channels={fits}']
+
+
+def channel_problems(model: nn.Module) -> List[str]:
+    """What does not fit between the maps a model's backbone returns (on a
+    128x128 input, in eval mode, without gradients) and what its neck and
+    heads expect: a neck's ``in_channels`` (mmdet's and mmseg's FPNs and
+    the like), mmseg decode and auxiliary heads' ``in_channels`` at their
+    ``in_index`` (reading the neck's maps when there is a neck), and a
+    classification head's ``in_channels``. Each problem names the config
+    keys and the value that fits; models without a backbone give none."""
+    backbone = getattr(model, 'backbone', None)
+    if not isinstance(backbone, nn.Module):
+        return []
+    parameter = next(backbone.parameters(), None)
+    example = torch.zeros(
+        1, getattr(backbone, 'in_channels', 3), 128, 128,
+        device=parameter.device if parameter is not None else 'cpu')
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            features = backbone(example)
+            channels = _channels(features)
+            source = _describe_backbone(backbone)
+            problems = []
+            neck = getattr(model, 'neck', None)
+            neck_in = getattr(neck, 'in_channels', None)
+            if isinstance(neck_in, (list, tuple)) and \
+                    list(neck_in) != channels:
+                problems.append(
+                    f'model.neck.in_channels is {list(neck_in)}, but '
+                    f'{source} returns maps of {channels} channels: set '
+                    f'model.neck.in_channels={channels}, or the backbone '
+                    f'back to what the neck expects')
+            if isinstance(neck, nn.Module):
+                if problems:
+                    return problems
+                channels = _channels(neck(features))
+                source = 'model.neck'
+            for name in ('decode_head', 'auxiliary_head', 'head'):
+                heads = getattr(model, name, None)
+                if isinstance(heads, nn.ModuleList):
+                    for index, head in enumerate(heads):
+                        problems += _head_problems(
+                            head, f'model.{name}.{index}', channels, source)
+                elif isinstance(heads, nn.Module):
+                    problems += _head_problems(heads, f'model.{name}',
+                                               channels, source)
+            return problems
+    finally:
+        model.train(training)
+
+
+@HOOKS.register_module()
+class ChannelCheckHook(Hook):
+    """Before a run (and before any weight is loaded), check that the maps
+    the backbone returns are what the neck and heads read
+    (:func:`channel_problems`). A backbone changed without its neck (e.g.
+    ``--cfg-options model.backbone.arch=t1`` on a T0 config) otherwise
+    stops the first iteration in a shape error of torch's that names
+    neither. ``tools/train.py`` and ``tools/test.py`` install it.
+
+    Raises:
+        ChannelMismatchError: naming the keys and the values that fit.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_run(self, runner) -> None:
+        model = runner.model
+        while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+            model = model.module
+        problems = channel_problems(model)
+        if problems:
+            raise ChannelMismatchError(
+                'The model does not fit together: ' + '; '.join(problems) +
+                '.')
