@@ -115,9 +115,11 @@ def _output_dirs(cfg: Config):
 
 
 def check_output_dirs(cfg: Config) -> None:
-    """Create each local folder a run writes to (:func:`_output_dirs`) and
-    write a file into it, so that one that cannot be written is found
-    before any work, not when the first checkpoint or drawing is saved.
+    """Check that each local folder a run writes to (:func:`_output_dirs`)
+    can be written: the folder itself, or the nearest of its parents that
+    exists, gets a temporary file. Nothing is created, and a folder that
+    cannot be written is found before any work, not when the first
+    checkpoint or drawing is saved.
 
     Raises:
         OutputDirError: naming the config key, the folder and the cause.
@@ -126,9 +128,13 @@ def check_output_dirs(cfg: Config) -> None:
     for key, folder in _output_dirs(cfg):
         if is_remote(folder):
             continue
+        existing = osp.abspath(folder)
+        while not osp.exists(existing):
+            existing = osp.dirname(existing)
         try:
-            os.makedirs(folder, exist_ok=True)
-            with tempfile.TemporaryFile(dir=folder):
+            if not osp.isdir(existing):
+                raise NotADirectoryError(f'{existing} is a file')
+            with tempfile.TemporaryFile(dir=existing):
                 pass
         except OSError as error:
             raise OutputDirError(

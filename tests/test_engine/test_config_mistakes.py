@@ -216,4 +216,4 @@ def test_a_folder_the_run_cannot_write_is_named_before_training(data,
     assert isinstance(error, SystemExit)
     assert 'default_hooks.checkpoint.out_dir: cannot write into' in \
         str(error)
-    assert not list((tmp_path / 'work').glob('*/*.log'))  # nothing ran
+    assert not (tmp_path / 'work').exists()

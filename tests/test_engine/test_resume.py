@@ -5,8 +5,9 @@ losses iteration for iteration. Checkpoints load with torch's weights-only
 unpickler without importing anything.
 
 Real runs of tools/train.py on the demo configs (tiny data: Mask R-CNN,
-Semantic FPN and the classifier, also in two processes), with faults
-injected by tests/helpers/fault_hooks.py."""
+Semantic FPN and the classifier), with faults injected by
+tests/helpers/fault_hooks.py; crashes while a checkpoint is written and
+two-process runs are in test_crash_safety.py."""
 import json
 import os
 import os.path as osp
@@ -20,23 +21,12 @@ import torch
 
 from mmfasternet.engine.resume import find_resumable_checkpoint
 from tests.helpers import make_demo_data
+from tests.helpers.training_runs import train, write_cls_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TESTS = osp.dirname(osp.abspath(__file__))
 DEMO = osp.join(REPO, 'configs', 'demo',
                 'maskrcnn_fasternet_t0_shapes_demo.py')
-
-
-def train(config, work_dir, *options, expect_ok=True):
-    result = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'train.py'), str(config),
-         '--work-dir', str(work_dir), *options],
-        capture_output=True, text=True, cwd=REPO, timeout=600,
-        env=dict(os.environ, OMP_NUM_THREADS='1'))
-    if expect_ok:
-        assert result.returncode == 0, result.stdout[-3000:] + \
-            result.stderr[-3000:]
-    return result
 
 
 @pytest.fixture(scope='module')
@@ -280,7 +270,6 @@ def test_a_last_checkpoint_cut_by_a_crash_is_not_trusted(tmp_path):
     assert f'{cut} (named by last_checkpoint, missing)' in note
 
 
-CLS_DEMO = osp.join(REPO, 'configs', 'demo', 'fasternet_t0_shapes_demo.py')
 
 
 @pytest.fixture(scope='module')
@@ -289,172 +278,32 @@ def imagenet_root(tmp_path_factory):
     return make_demo_data('imagenet', root, train=16, val=4, size=40)
 
 
-def write_cls_config(tmp_path, root, custom_hooks='[]', name='cls.py',
-                     checkpoint='', evaluator='', losses='run', extra=''):
-    """The classification demo on 16 images of 40x40, 2 epochs of batches
-    of 2 per process (4 iterations an epoch in a 2-process run), drop path
-    (random in every iteration), validation (with a worker process, whose
-    start draws from torch's generator) and a checkpoint after every
-    epoch, seeded (with a different seed per process); every process
-    records its losses into ``<tmp_path>/losses_<losses>.rank{N}``."""
-    path = tmp_path / name
-    record = str(tmp_path / f'losses_{losses}')
-    path.write_text(textwrap.dedent(f"""
-        _base_ = {CLS_DEMO!r}
-        custom_imports = dict(
-            imports=['mmfasternet', 'mmfasternet.models.heads.fasternet_head',
-                     'tests.helpers.fault_hooks'],
-            allow_failed_imports=False)
-        data_root = '{root}'
-        batch_size = 2
-        model = dict(backbone=dict(drop_path_rate=0.1))
-        train_dataloader = dict(batch_size=batch_size, num_workers=0,
-                                dataset=dict(data_root=data_root))
-        val_dataloader = dict(batch_size=2, num_workers=1,
-                              dataset=dict(data_root=data_root))
-        test_dataloader = val_dataloader
-        train_cfg = dict(max_epochs=2, val_interval=1)
-        default_hooks = dict(logger=dict(interval=1),
-                             checkpoint=dict(interval=1, max_keep_ckpts=1,
-                                             {checkpoint}))
-        randomness = dict(seed=0, diff_rank_seed=True)
-        custom_hooks = [dict(type='RecordLossesHook', path={record!r})
-                        ] + {custom_hooks}
-        """) + (f'val_evaluator = {evaluator}\n' if evaluator else '')
-        + textwrap.dedent(extra))
-    return path
-
-
-@pytest.mark.parametrize('killed', [True, False],
-                         ids=['killed-mid-write', 'disk-full-mid-write'])
-def test_crash_while_writing_a_checkpoint_loses_nothing(
-        tmp_path, imagenet_root, killed):
-    config = write_cls_config(
-        tmp_path, imagenet_root,
-        f"[dict(type='FailCheckpointWriteHook', epoch=2, killed={killed})]")
-    work_dir = tmp_path / 'work'
-    crashed = train(config, work_dir, expect_ok=False)
-    if killed:
-        assert crashed.returncode == -signal.SIGXFSZ
-        # It died with the new checkpoint half written.
-        assert (work_dir / 'epoch_2.pth.partial').is_file()
-    else:
-        assert crashed.returncode == 1
-        assert 'File too large' in crashed.stderr
-    assert not (work_dir / 'epoch_2.pth').exists()
-    first = work_dir / 'epoch_1.pth'
-    assert torch.load(first, weights_only=True)['meta']['epoch'] == 1
-    assert (work_dir / 'last_checkpoint').read_text() == str(first)
-
-    log = train(write_cls_config(tmp_path, imagenet_root), work_dir,
-                '--resume').stdout
-    assert f'Resuming from {first} (epoch 1, iteration 8)' in log
-    assert 'Epoch(train) [2][8/8]' in log and 'Epoch(train) [1]' not in log
-    assert sorted(os.listdir(work_dir)) == sorted(
-        [name for name in os.listdir(work_dir) if not name.endswith('.pth')]
-        + ['epoch_2.pth'])  # the older one removed once the new one was done
-    if killed:
-        assert 'epoch_2.pth.partial, the partial file' in log
-    assert torch.load(work_dir / 'epoch_2.pth',
-                      weights_only=True)['meta']['epoch'] == 2
-
-
-@pytest.mark.parametrize('killed', [True, False],
-                         ids=['killed-mid-write', 'disk-full-mid-write'])
-def test_crash_while_writing_a_best_checkpoint_keeps_the_previous_best(
-        tmp_path, imagenet_root, killed):
-    """``save_best``: the previous best checkpoint is deleted only once the
-    new one is complete."""
-    config = write_cls_config(
-        tmp_path, imagenet_root,
-        f"[dict(type='FailCheckpointWriteHook', epoch=2, killed={killed}, "
-        "stage='val')]",
-        checkpoint="save_best='count/evaluations', rule='greater'",
-        evaluator="dict(_delete_=True, type='EvaluationCountMetric')")
-    work_dir = tmp_path / 'work'
-    crashed = train(config, work_dir, expect_ok=False)
-    assert crashed.returncode == (-signal.SIGXFSZ if killed else 1), \
-        crashed.stdout[-3000:] + crashed.stderr[-3000:]
-    best = work_dir / 'best_count_evaluations_epoch_1.pth'
-    assert torch.load(best, weights_only=True)['meta']['epoch'] == 1
-    assert not (work_dir / 'best_count_evaluations_epoch_2.pth').exists()
-    # the epoch checkpoint written before the validation is complete
-    assert torch.load(work_dir / 'epoch_2.pth',
-                      weights_only=True)['meta']['epoch'] == 2
-
-
-def dist_train(config, work_dir, port, *options):
-    return subprocess.run(
-        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), str(config), '2',
-         '--work-dir', str(work_dir), *options],
-        capture_output=True, text=True, cwd=REPO, timeout=600,
-        env=dict(os.environ, PYTHON=sys.executable, PORT=str(port),
-                 OMP_NUM_THREADS='1'))
-
-
-def recorded_losses(tmp_path, losses, rank=0):
-    """{iteration: loss} that RecordLossesHook wrote for ``rank``; for an
-    iteration run twice (before a kill and after the resume) the later."""
-    path = tmp_path / f'losses_{losses}.rank{rank}'
-    return {row['iter']: row['loss']
-            for row in map(json.loads, path.read_text().splitlines())}
-
-
-def test_two_process_resume_restores_the_states_of_every_rank(
-        tmp_path, imagenet_root):
-    """Killed in epoch 2 of a 2-process run and resumed from epoch_1.pth:
-    every process computes the losses of the uninterrupted run, which
-    takes the random states of every rank, each from its own seed, and
-    a validation between the epochs that leaves them as they were."""
-    result = dist_train(
-        write_cls_config(tmp_path, imagenet_root, losses='uninterrupted'),
-        tmp_path / 'uninterrupted', 29540)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-    work_dir = tmp_path / 'work'
-    killed = dist_train(
-        write_cls_config(tmp_path, imagenet_root,
-                         "[dict(type='KillAtIterHook', iteration=6)]",
-                         name='killed.py', losses='resumed'), work_dir, 29541)
-    assert killed.returncode != 0
-    result = dist_train(
-        write_cls_config(tmp_path, imagenet_root, losses='resumed'),
-        work_dir, 29542, '--resume')
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, log[-5000:]
-    assert 'epoch_1.pth (epoch 1, iteration 4)' in log
-    assert 'Random generator states restored' in log
-    for rank in (0, 1):
-        expected = recorded_losses(tmp_path, 'uninterrupted', rank)
-        resumed = recorded_losses(tmp_path, 'resumed', rank)
-        assert sorted(expected) == sorted(resumed) == list(range(1, 9))
-        assert [resumed[i] for i in range(5, 9)] == \
-            [expected[i] for i in range(5, 9)], rank
-
-
 def test_resume_continues_the_last_run_of_a_work_dir(tmp_path, imagenet_root):
     """Run A trains 4 epochs into a work dir; run B, with another lr, trains
     there too and dies in its third epoch. --resume continues B from its
     epoch_2.pth (what last_checkpoint names), not A's epoch_4.pth, which is
     further, and says that epoch_4.pth belongs to another run."""
     work_dir = tmp_path / 'work'
+    # batches of 8: 2 iterations an epoch, no validation
+    short = ("train_dataloader['batch_size'] = 8\n"
+             'train_cfg = dict(max_epochs={}, val_interval=100)\n')
     train(write_cls_config(tmp_path, imagenet_root, name='a.py',
-                           extra='train_cfg = dict(max_epochs=4)\n'),
-          work_dir)
+                           extra=short.format(4)), work_dir)
     assert (work_dir / 'epoch_4.pth').is_file()
-    run_b = 'train_cfg = dict(max_epochs=3)\n' \
+    run_b = short.format(3) + \
         'optim_wrapper = dict(optimizer=dict(lr=1e-4))\n'
     killed = train(
         write_cls_config(tmp_path, imagenet_root,
-                         "[dict(type='KillAtIterHook', iteration=20)]",
+                         "[dict(type='KillAtIterHook', iteration=5)]",
                          name='b_killed.py', extra=run_b), work_dir,
         expect_ok=False)
     assert killed.returncode == -signal.SIGKILL
     log = train(write_cls_config(tmp_path, imagenet_root, name='b.py',
                                  extra=run_b), work_dir, '--resume').stdout
     assert (f'Resuming from {work_dir / "epoch_2.pth"} (epoch 2, iteration '
-            '16), the checkpoint last_checkpoint names') in log
+            '4), the checkpoint last_checkpoint names') in log
     assert 'epoch_4.pth belong to another run in the same work dir' in log
-    assert 'Epoch(train) [3][8/8]' in log
+    assert 'Epoch(train) [3][2/2]' in log
     resumed = torch.load(work_dir / 'epoch_3.pth', weights_only=True)
     assert resumed['meta']['epoch'] == 3
     assert resumed['optimizer']['param_groups'][0]['initial_lr'] == 1e-4

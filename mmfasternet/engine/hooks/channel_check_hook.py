@@ -76,7 +76,8 @@ def channel_problems(model: nn.Module) -> List[str]:
     the like), mmseg decode and auxiliary heads' ``in_channels`` at their
     ``in_index`` (reading the neck's maps when there is a neck), and a
     classification head's ``in_channels``. Each problem names the config
-    keys and the value that fits; models without a backbone give none."""
+    keys and the value that fits; models without a backbone, or whose
+    backbone does not run on that input, give none."""
     backbone = getattr(model, 'backbone', None)
     if not isinstance(backbone, nn.Module):
         return []
@@ -88,7 +89,10 @@ def channel_problems(model: nn.Module) -> List[str]:
     model.eval()
     try:
         with torch.no_grad():
-            features = backbone(example)
+            try:
+                features = backbone(example)
+            except Exception:  # a backbone that takes no such input
+                return []
             channels = _channels(features)
             source = _describe_backbone(backbone)
             problems = []

@@ -53,6 +53,7 @@ class DamagedSampleHook(Hook):
         self._loadings = {}
         self._reported = 0
         self._epoch_start = 0
+        self._run_start = 0  # skips before training (checks of a sample)
 
     def _total(self, runner) -> int:
         # The pipeline can be replaced during training (SwitchRecipeHook,
@@ -67,11 +68,12 @@ class DamagedSampleHook(Hook):
             count = torch.tensor([total], dtype=torch.int64)
             all_reduce(count)
             total = int(count.item())
-        return total
+        return total - self._run_start
 
     def before_train(self, runner) -> None:
-        self._epoch_start = self._total(runner)
-        self._reported = self._epoch_start
+        self._run_start = 0
+        self._run_start = self._total(runner)
+        self._epoch_start = self._reported = 0
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
