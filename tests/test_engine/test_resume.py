@@ -1,7 +1,6 @@
-"""A crash at any instant costs at most the work since the last checkpoint:
-checkpoints are written atomically, ``--resume`` continues from the
-furthest complete one, and the resumed run repeats the uninterrupted run's
-losses iteration for iteration. Checkpoints load with torch's weights-only
+"""``--resume`` continues from the checkpoint ``last_checkpoint`` names
+when it loads, else from the furthest complete one, and the resumed run
+repeats the uninterrupted run's losses iteration for iteration. Checkpoints load with torch's weights-only
 unpickler without importing anything.
 
 Real runs of tools/train.py on the demo configs (tiny data: Mask R-CNN,
