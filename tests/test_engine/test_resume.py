@@ -1,7 +1,8 @@
 """``--resume`` continues from the checkpoint ``last_checkpoint`` names
 when it loads, else from the furthest complete one, and the resumed run
-repeats the uninterrupted run's losses iteration for iteration. Checkpoints load with torch's weights-only
-unpickler without importing anything.
+repeats the uninterrupted run's losses iteration for iteration.
+Checkpoints load with torch's weights-only unpickler without importing
+anything.
 
 Real runs of tools/train.py on the demo configs (tiny data: Mask R-CNN,
 Semantic FPN and the classifier), with faults injected by
@@ -49,7 +50,7 @@ def write_config(tmp_path, coco_root, custom_hooks='[]', name='tiny.py'):
         pipeline = [
             dict(type='LoadImageFromFile'),
             dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-            dict(type='Resize', scale=(96, 96), keep_ratio=True),
+            dict(type='Resize', scale=(64, 64), keep_ratio=True),
             dict(type='RandomFlip', prob=0.5),
             dict(type='PackDetInputs'),
         ]
@@ -63,6 +64,9 @@ def write_config(tmp_path, coco_root, custom_hooks='[]', name='tiny.py'):
             ann_file=data_root + 'annotations/instances_val2017.json')
         test_evaluator = val_evaluator
         train_cfg = dict(max_epochs=2, val_begin=100)
+        # fewer RoIs: the mask head dominates the time of a step
+        model = dict(train_cfg=dict(rpn_proposal=dict(max_per_img=32),
+                                    rcnn=dict(sampler=dict(num=8))))
         default_hooks = dict(logger=dict(interval=1),
                              checkpoint=dict(interval=1, max_keep_ckpts=1))
         randomness = dict(seed=0, deterministic=True)
