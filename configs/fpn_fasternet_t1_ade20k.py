@@ -5,5 +5,5 @@ model = dict(
     backbone=dict(
         arch='t1',
         drop_path_rate=0.05,
-        init_cfg=dict(checkpoint='checkpoints/fasternet_t1-epoch.291-val_acc1.76.2180.pth')),
+        init_cfg=dict(checkpoint='https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t1-epoch.291-val_acc1.76.2180.pth')),
     neck=dict(in_channels=[64, 128, 256, 512]))

@@ -6,7 +6,7 @@ model = dict(
         arch='m',
         drop_path_rate=0.2,
         init_cfg=dict(
-            checkpoint='checkpoints/fasternet_m-epoch.291-val_acc1.82.9620.pth'
+            checkpoint='https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_m-epoch.291-val_acc1.82.9620.pth'
         )),
     neck=dict(in_channels=[144, 288, 576, 1152]))
 optim_wrapper = dict(optimizer=dict(lr=0.0001))

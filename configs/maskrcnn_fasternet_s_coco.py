@@ -25,7 +25,7 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=True),
         init_cfg=dict(
             type='Pretrained',
-            checkpoint='checkpoints/fasternet_s-epoch.299-val_acc1.81.2840.pth'
+            checkpoint='https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_s-epoch.299-val_acc1.81.2840.pth'
         )),
     neck=dict(in_channels=[128, 256, 512, 1024]))
 

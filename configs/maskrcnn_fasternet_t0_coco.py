@@ -7,6 +7,6 @@ model = dict(
         arch='t0',
         drop_path_rate=0.0,
         init_cfg=dict(
-            checkpoint='checkpoints/fasternet_t0-epoch.281-val_acc1.71.9180.pth'
+            checkpoint='https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t0-epoch.281-val_acc1.71.9180.pth'
         )),
     neck=dict(in_channels=[40, 80, 160, 320]))

@@ -7,6 +7,6 @@ model = dict(
         arch='t1',
         drop_path_rate=0.05,
         init_cfg=dict(
-            checkpoint='checkpoints/fasternet_t1-epoch.291-val_acc1.76.2180.pth'
+            checkpoint='https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t1-epoch.291-val_acc1.76.2180.pth'
         )),
     neck=dict(in_channels=[64, 128, 256, 512]))

@@ -5,6 +5,6 @@ model = dict(
     backbone=dict(
         arch='m',
         drop_path_rate=0.2,
-        init_cfg=dict(checkpoint='checkpoints/fasternet_m-epoch.291-val_acc1.82.9620.pth')),
+        init_cfg=dict(checkpoint='https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_m-epoch.291-val_acc1.82.9620.pth')),
     decode_head=dict(in_channels=[144, 288, 576, 1152]),
     auxiliary_head=dict(in_channels=576))

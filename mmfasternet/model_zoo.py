@@ -131,8 +131,8 @@ def _classifiers(index: str) -> List[ModelRecord]:
 def original_checkpoints(index: str = METAFILE_INDEX) -> Dict[str, str]:
     """File names of the original ImageNet release (v1.0 of
     github.com/JierunChen/FasterNet), by arch (``'t0'`` ... ``'l'``): the
-    ``Weights`` of the ImageNet classification records. The configs name
-    the same files under ``checkpoints/`` (the tests check it).
+    ``Weights`` (release URLs) of the ImageNet classification records,
+    which the configs' ``init_cfg`` names (the tests check it).
 
     Raises:
         FileNotFoundError, ValueError: as :func:`load_model_zoo`.

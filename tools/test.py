@@ -39,6 +39,7 @@ from mmfasternet.engine.test_options import (
     eval_metrics_help,
     result_dump_metric,
 )
+from mmfasternet.models.utils import local_weights
 
 
 def build_parser():
@@ -107,6 +108,7 @@ def build_config(parser, args):
         check_backbone_runtime(args.backbone_runtime or 'auto')
         check_checkpoint_file(args.checkpoint, 'the checkpoint to test')
         check_output_dirs(cfg)
+        cfg.load_from = local_weights(args.checkpoint)
     except (ValueError, OSError, ImportError) as error:
         parser.error(str(error))
     setup_cpu_distributed(cfg, args.launcher)

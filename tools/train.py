@@ -22,6 +22,7 @@ from mmfasternet.engine.tasks import (
     add_runner_arguments,
     check_checkpoint_file,
     check_output_dirs,
+    fetch_pretrained_weights,
     follow_accumulated_batches,
     install_training_hooks,
     load_config,
@@ -90,6 +91,7 @@ def build_config(args):
     notes.append(apply_resume(cfg, args.resume))
     check_checkpoint_file(cfg.get('load_from'),
                           '--resume' if cfg.get('resume') else 'load_from')
+    fetch_pretrained_weights(cfg)
     install_training_hooks(cfg)
     setup_cpu_distributed(cfg, args.launcher)
     return cfg, [note for note in notes if note]

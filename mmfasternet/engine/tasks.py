@@ -338,6 +338,38 @@ def check_variable_options(cfg: Config, cfg_options: dict) -> None:
             f'file, and {where}.')
 
 
+def _pretrained_urls(node) -> Iterator[str]:
+    if isinstance(node, dict):
+        if node.get('type') == 'Pretrained' and isinstance(
+                node.get('checkpoint'), str):
+            yield node['checkpoint']
+        for value in node.values():
+            yield from _pretrained_urls(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _pretrained_urls(value)
+
+
+def fetch_pretrained_weights(cfg: Config) -> None:
+    """Download, once, the ``http(s)://`` weights that the model's
+    ``init_cfg`` (``type='Pretrained'``) and ``load_from`` name, so that a
+    run without them stops before any data is read or the model is built.
+
+    Each goes where the loaders look for it
+    (:func:`~mmfasternet.models.utils.local_weights`); a copy under
+    ``checkpoints/`` is used as it is.
+
+    Raises:
+        WeightsNotAvailableError: a URL that could not be downloaded.
+    """
+    from ..models.utils import local_weights
+    urls = list(_pretrained_urls(cfg.get('model')))
+    if cfg.get('load_from'):
+        urls.append(cfg.load_from)
+    for url in dict.fromkeys(urls):
+        local_weights(url)
+
+
 def load_config(config_path: str, launcher: str = 'none',
                 cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None):

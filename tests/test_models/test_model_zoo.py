@@ -50,8 +50,8 @@ def test_every_shipped_config_has_one_record():
 @pytest.mark.parametrize('config', SHIPPED)
 def test_config_matches_its_record(config):
     """The record's variant is the config's, and a config that loads the
-    original ImageNet weights names the metafile's file for that variant
-    (configs are plain text users copy: they write the name out)."""
+    original ImageNet weights names the metafile's URL for that variant
+    (configs are plain text users copy: they write the URL out)."""
     record = find_model(config)
     cfg = Config.fromfile(osp.join(REPO_ROOT, config))
     assert cfg.model.backbone.arch == record.arch
@@ -59,8 +59,8 @@ def test_config_matches_its_record(config):
     if 'imagenet' in config:  # trained from scratch
         assert init_cfg is None
     else:
-        assert init_cfg.checkpoint == (
-            f'checkpoints/{original_checkpoints()[record.arch]}')
+        assert init_cfg.checkpoint == find_model(
+            f'configs/fasternet_{record.arch}_imagenet.py').weights
     batch = cfg.get('auto_scale_lr', {}).get('base_batch_size')
     if batch is not None:
         assert batch == record.metadata['Batch Size']
@@ -203,6 +203,21 @@ def test_original_checkpoints_come_from_the_metafile():
     for arch, name in names.items():
         assert re.fullmatch(rf'fasternet_{arch}-epoch\.\d+-val_acc1\.'
                             r'\d+\.\d+\.pth', name)
+
+
+def test_original_weights_are_the_release_urls_and_timm_names():
+    """Each ImageNet record's Weights is the release URL of its file, and
+    Metadata.timm a pretrained model timm knows."""
+    timm = pytest.importorskip('timm')
+    release = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/'
+    published = set(timm.list_pretrained('fasternet*'))
+    names = original_checkpoints()
+    for config in SHIPPED:
+        if 'imagenet' in config:
+            record = find_model(config)
+            assert record.weights == release + names[record.arch]
+            assert record.metadata['timm'] == f'fasternet_{record.arch}.in1k'
+            assert record.metadata['timm'] in published
 
 
 def test_a_broken_metafile_is_one_clear_error(tmp_path):

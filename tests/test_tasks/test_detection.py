@@ -13,7 +13,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmfasternet.model_zoo import find_model, original_checkpoints
+from mmfasternet.model_zoo import find_model
 from tests.helpers import load_tool, make_demo_data, parse_metrics, run
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -156,8 +156,8 @@ def assert_original_coco_recipe(cfg, arch):
     assert backbone.norm_cfg.type == 'BN'
     if drop_path is not None:
         assert backbone.drop_path_rate == drop_path
-    assert cfg.model.backbone.init_cfg.checkpoint == (
-        f'checkpoints/{original_checkpoints()[arch]}')
+    assert cfg.model.backbone.init_cfg.checkpoint == find_model(
+        f'configs/fasternet_{arch}_imagenet.py').weights
 
 
 @pytest.mark.parametrize('arch', sorted(DET_RECIPE))

@@ -9,7 +9,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmfasternet.model_zoo import find_model, original_checkpoints
+from mmfasternet.model_zoo import find_model
 from tests.helpers import make_demo_data, segmentation_scores
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -45,8 +45,8 @@ def test_segmentation_config_builds_and_runs(config):
     else:
         assert cfg.model.neck.in_channels == channels
         assert cfg.train_cfg.max_iters == 40000
-    assert cfg.model.backbone.init_cfg.checkpoint == (
-        f'checkpoints/{original_checkpoints()[arch]}')
+    assert cfg.model.backbone.init_cfg.checkpoint == find_model(
+        f'configs/fasternet_{arch}_imagenet.py').weights
 
     model = build_model_from_config(cfg, revert_sync_bn=True)
     # the model zoo's parameter count is this model's

@@ -12,10 +12,11 @@ from .checkpoint_loading import (
                                  unwrap_state_dict,
 )
 from .state_dict_layouts import to_original_layout
+from .weights import WeightsNotAvailableError, local_weights
 
 __all__ = [
     'ARCH_SETTINGS', 'CheckpointInfo', 'CheckpointMismatchError',
     'inspect_checkpoint', 'load_pretrained_backbone', 'load_whole_model',
     'read_checkpoint', 'require_whole_model', 'to_original_layout',
-    'unwrap_state_dict'
+    'unwrap_state_dict', 'WeightsNotAvailableError', 'local_weights'
 ]

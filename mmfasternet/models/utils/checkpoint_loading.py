@@ -22,6 +22,7 @@ from .checkpoint_diagnosis import (
     shorten_keys,
 )
 from .state_dict_layouts import select_prefix, to_original_layout
+from .weights import local_weights
 
 __all__ = [
     'CheckpointInfo', 'adapt_classifier_state_dict', 'inspect_checkpoint',
@@ -35,11 +36,16 @@ _WRAPPER_KEYS = ('state_dict', 'model', 'module', 'model_state_dict')
 def read_checkpoint(filename: str, map_location='cpu') -> dict:
     """Load a checkpoint file (or URL) with one clear error per failure.
 
+    An ``http(s)://`` URL is read from its local copy, downloaded once if
+    needed (:func:`~.weights.local_weights`).
+
     Raises:
         FileNotFoundError: a local ``filename`` that does not exist.
+        WeightsNotAvailableError: a URL that could not be downloaded.
         CheckpointMismatchError: a file torch cannot read, or one that
             holds something other than a dict.
     """
+    filename = local_weights(filename)
     if not is_remote(filename) and not osp.isfile(filename):
         raise FileNotFoundError(
             f'FasterNet checkpoint not found: {filename!r}. Download the '
