@@ -28,3 +28,17 @@ else:
 @pytest.fixture
 def repo_root():
     return REPO_ROOT
+
+
+@pytest.fixture
+def release_weights_cached(tmp_path, monkeypatch):
+    """A torch hub cache (``TORCH_HOME``) that holds a file for each URL the
+    shipped configs' ``init_cfg`` names, as after a first online run, so
+    that the tools' checks after the weights' download are reached
+    offline. The files are empty: a test that loads one fails loudly."""
+    from mmfasternet.model_zoo import original_checkpoints
+    cache = tmp_path / 'torch_home' / 'hub' / 'checkpoints'
+    cache.mkdir(parents=True)
+    for name in original_checkpoints().values():
+        (cache / name).touch()
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))

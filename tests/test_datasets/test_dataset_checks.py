@@ -393,8 +393,8 @@ def filled_template(tmp_path, root, classes):
     return str(config)
 
 
-def test_misspelt_class_name_is_an_error_before_training(coco_data,
-                                                         tmp_path):
+def test_misspelt_class_name_is_an_error_before_training(
+        coco_data, tmp_path, release_weights_cached):
     config = filled_template(tmp_path, coco_data,
                              ('circle', 'sqaure', 'triangle'))
     message = expect_error(
@@ -405,7 +405,8 @@ def test_misspelt_class_name_is_an_error_before_training(coco_data,
     assert not (tmp_path / 'work').exists()  # nothing was built
 
 
-def test_class_order_other_than_the_json_is_an_error(coco_data, tmp_path):
+def test_class_order_other_than_the_json_is_an_error(
+        coco_data, tmp_path, release_weights_cached):
     config = filled_template(tmp_path, coco_data,
                              ('square', 'circle', 'triangle'))
     message = expect_error(
@@ -436,7 +437,8 @@ def test_classification_class_order_other_than_the_labels_is_an_error(
 @pytest.mark.parametrize('task', ['detection', 'segmentation',
                                   'classification', 'preprocessor'])
 def test_head_num_classes_other_than_the_classes_is_an_error(
-        task, coco_data, ade_data, imagenet_data, tmp_path):
+        task, coco_data, ade_data, imagenet_data, tmp_path,
+        release_weights_cached):
     if task == 'detection':
         config, options = DET_DEMO, det_options(coco_data) + [
             'model.roi_head.mask_head.num_classes=80'
@@ -525,7 +527,8 @@ def test_coco_categories_are_read_without_parsing_the_rest(tmp_path):
      'train_dataloader.dataset.ann_file', 'COCO'),
 ], ids=['coco-train', 'ade20k-test', 'imagenet-train', 'coco-no-ann-file'])
 def test_missing_dataset_is_one_error_naming_path_key_and_docs(
-        tool, config, path, key, section, tmp_path, monkeypatch):
+        tool, config, path, key, section, tmp_path, monkeypatch,
+        release_weights_cached):
     monkeypatch.chdir(tmp_path)
     if key.endswith('ann_file'):
         for folder in ('train2017', 'val2017'):

@@ -108,7 +108,8 @@ def test_an_option_setting_a_variable_of_the_file_is_refused(
 
 # -- 1. classes written as a string -------------------------------------------
 
-def test_classes_written_as_a_string_name_the_fix(data, tmp_path):
+def test_classes_written_as_a_string_name_the_fix(data, tmp_path,
+                                                   release_weights_cached):
     """The custom-dataset template with one class written ``('circle')``
     (a string): the error says so and how to write it, instead of listing
     the letters as missing class names."""
