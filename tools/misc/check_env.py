@@ -36,8 +36,9 @@ from importlib.util import find_spec
 from typing import NamedTuple, Optional, Tuple
 
 TORCH_FIX = 'pip install "torch==2.14.1" "torchvision==0.29.1"'
-# PyPI has no mmcv wheels; mim finds OpenMMLab's. Uninstalling first also
-# replaces an mmcv of the right version that was built without its ops.
+# PyPI has no mmcv wheels; mim finds OpenMMLab's (or builds one where there
+# is none for the installed torch: docs/installation.md). Uninstalling first
+# also replaces an mmcv of the right version built without its ops.
 MMCV_FIX = ('pip uninstall -y mmcv mmcv-lite && pip install -U openmim && '
             'mim install "mmcv==2.1.0"')
 MMDEPLOY_FIX = 'pip install --no-deps -r requirements/mmdeploy.txt'
@@ -116,8 +117,11 @@ def release(version: str) -> Tuple[int, ...]:
 
 
 def first_line(error: BaseException) -> str:
+    """'ModuleNotFoundError: No module named 'ftfy'': the type and the
+    first line of the message."""
     lines = str(error).strip().splitlines()
-    return f'{type(error).__name__}: {lines[0] if lines else ""}'.rstrip(': ')
+    return f'{type(error).__name__}: {lines[0]}' if lines else \
+        type(error).__name__
 
 
 def environment() -> dict:
@@ -146,9 +150,22 @@ def culprit(package: Package, error: BaseException,
     if missing in ROWS and missing != package.name:
         return ROWS[missing]
     for problem in problems:
-        if problem['package'] in str(error).lower():
+        if re.search(rf'\b{problem["package"]}\b', str(error).lower()):
             return ROWS[problem['package']]
     return package
+
+
+def outside_range(package: Package, version: str) -> str:
+    """'' when ``version`` is within the range of ``package``, else
+    what is wrong, e.g. 'is outside >=2.0.0,<2.2.0 (the reason)'."""
+    low, high = package.minimum, package.below
+    if not ((low and release(version) < release(low))
+            or (high and release(version) >= release(high))):
+        return ''
+    wanted = ','.join(bound for bound in (low and f'>={low}',
+                                          high and f'<{high}') if bound)
+    why = f' ({package.why})' if package.why else ''
+    return f'is outside {wanted}{why}'
 
 
 def nms_on_two_boxes() -> None:
@@ -201,14 +218,9 @@ def check_package(package: Package, needed: bool, problems: list) -> dict:
 
     row['version'] = module_version(module, package.name)
     name = f'{package.name} {row["version"]}'
-    wanted = ','.join(
-        ([f'>={package.minimum}'] if package.minimum else [])
-        + ([f'<{package.below}'] if package.below else []))
-    if row['version'] and wanted and not (
-            release(package.minimum or '0') <= release(row['version'])
-            < release(package.below or '999999')):
-        why = f' ({package.why})' if package.why else ''
-        return problem(f'{name} is outside {wanted}{why}')
+    wrong = row['version'] and outside_range(package, row['version'])
+    if wrong:
+        return problem(f'{name} {wrong}')
     if package.name == 'mmfasternet':
         row['detail'] = f'from {osp.dirname(osp.dirname(module.__file__))}'
 
@@ -235,9 +247,9 @@ def import_in_child(name: str) -> str:
     try:
         result = subprocess.run(
             [sys.executable, '-c', f'import {name}'], capture_output=True,
-            text=True, timeout=300, env=dict(os.environ, CI='true'))
+            text=True, timeout=120, env=dict(os.environ, CI='true'))
     except subprocess.TimeoutExpired:
-        return 'the import did not end in 300 s'
+        return 'the import did not end in 120 s'
     lines = result.stderr.strip().splitlines() or ['no message']
     return '' if result.returncode == 0 else lines[-1]
 
@@ -275,22 +287,28 @@ def check(need=()) -> dict:
 
 
 def format_report(report: dict) -> str:
+    """The report of :func:`check` as text: the environment, a line per
+    package (name, version, state), then the problems with their fixes."""
     lines = ['Environment:']
     lines += [f'  {key}: {value}'
               for key, value in report['environment'].items()]
     lines.append('Packages:')
     for row in report['packages']:
-        state = row['state'] if row['state'] != 'problem' else 'PROBLEM'
-        detail = f' ({row["detail"]})' if row['detail'] and \
-            row['state'] != 'problem' else ''
+        if row['state'] == 'problem':
+            state = 'PROBLEM (below)'
+        else:
+            state = row['state'] + (f' ({row["detail"]})'
+                                    if row['detail'] else '')
         lines.append(f'  {row["name"]:<12} {row["version"] or "-":<13} '
-                     f'{state}{detail}')
+                     f'{state}')
     problems = report['problems']
     if not problems:
         lines.append('No problem found.')
     else:
-        lines.append(f'{len(problems)} problem(s), each with the command '
-                     f'that fixes it:')
+        lines.append('1 problem, with the command that fixes it:'
+                     if len(problems) == 1 else
+                     f'{len(problems)} problems, each with the command that '
+                     f'fixes it:')
         for problem in problems:
             lines += [f'  {problem["problem"]}',
                       f'    fix: {problem["fix"]}']
