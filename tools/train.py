@@ -9,6 +9,15 @@ default_scope says which). Runs from the repo root with or without
 """
 import argparse
 import os
+import runpy
+import sys
+
+# A run that stops on a failed import of the OpenMMLab stack (here, or once
+# the config names mmdet, mmseg or mmpretrain) ends with what fixes it.
+if __name__ == '__main__':
+    sys.excepthook = runpy.run_path(os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), 'misc',
+        'check_env.py'))['excepthook']
 
 from mmengine.runner import Runner
 

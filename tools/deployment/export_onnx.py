@@ -18,7 +18,16 @@ ScatterND), the deploy graph of T0 has 320 nodes, 177 without constants.
 fresh BNs.)
 """
 import argparse
+import os
+import runpy
 import sys
+
+# A run that stops on a failed import of the OpenMMLab stack or onnx ends
+# with what fixes it.
+if __name__ == '__main__':
+    sys.excepthook = runpy.run_path(os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'misc',
+        'check_env.py'))['excepthook']
 
 from mmfasternet.deploy.models import build_model
 from mmfasternet.deploy.onnx import (
