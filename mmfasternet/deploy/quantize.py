@@ -9,6 +9,7 @@ onnxruntime runs that graph with its INT8 kernels; OpenVINO reads the same
 file and fuses the pairs into its own INT8 kernels. One calibration thus
 serves ``onnxruntime-int8`` and ``openvino-int8``.
 """
+import logging
 import os
 import os.path as osp
 import tempfile
@@ -20,6 +21,20 @@ import torch.nn as nn
 from .onnx import export
 
 __all__ = ['quantize_module', 'quantize_onnx']
+
+# onnxruntime's quantizer logs these on the root logger for every FasterNet
+# export: a suggestion to pre-process (shape inference, which the export's
+# graph does not need) and, per output norm (BatchNormalization), that its
+# 1-d weight has no channel axis to quantize along (it stays float).
+_QUIET = ('consider to run pre-processing', 'consider pre-processing',
+          'is out-of-range for weight')
+
+
+class _QuietFilter(logging.Filter):
+
+    def filter(self, record) -> bool:
+        return not any(text in record.getMessage() for text in _QUIET)
+
 
 # Calibration keeps the intermediate outputs of this many batches in
 # memory before it reduces them to their ranges.
@@ -63,12 +78,18 @@ def quantize_onnx(fp32_path: str, int8_path: str,
 
     reader = Reader()
     os.makedirs(osp.dirname(osp.abspath(int8_path)), exist_ok=True)
-    quantize_static(
-        fp32_path, int8_path, reader, quant_format=QuantFormat.QDQ,
-        per_channel=True, activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        calibrate_method=CalibrationMethod.MinMax,
-        extra_options=dict(CalibMaxIntermediateOutputs=_BATCHES_IN_MEMORY))
+    quiet = _QuietFilter()
+    logging.getLogger().addFilter(quiet)
+    try:
+        quantize_static(
+            fp32_path, int8_path, reader, quant_format=QuantFormat.QDQ,
+            per_channel=True, activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            extra_options=dict(
+                CalibMaxIntermediateOutputs=_BATCHES_IN_MEMORY))
+    finally:
+        logging.getLogger().removeFilter(quiet)
     if reader.count == 0:
         raise ValueError('no calibration batch was given.')
     return int8_path
