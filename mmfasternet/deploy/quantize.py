@@ -22,12 +22,14 @@ from .onnx import export
 
 __all__ = ['quantize_module', 'quantize_onnx']
 
-# onnxruntime's quantizer logs these on the root logger for every FasterNet
-# export: a suggestion to pre-process (shape inference, which the export's
-# graph does not need) and, per output norm (BatchNormalization), that its
-# 1-d weight has no channel axis to quantize along (it stays float).
+# onnxruntime's quantizer logs these on the root logger for FasterNet
+# exports: a suggestion to pre-process (shape inference, which the export's
+# graph does not need); per output norm (BatchNormalization), that its 1-d
+# weight has no channel axis to quantize along; per conv whose bias the
+# exporter shares between equal initializers (an Identity node: untrained
+# weights), that the bias is no initializer. Those tensors stay float.
 _QUIET = ('consider to run pre-processing', 'consider pre-processing',
-          'is out-of-range for weight')
+          'is out-of-range for weight', 'to be an initializer')
 
 
 class _QuietFilter(logging.Filter):

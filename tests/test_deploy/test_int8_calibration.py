@@ -63,8 +63,8 @@ def records(demo):
     return found
 
 
-def test_calibrate_check_reuse_and_test(demo, capsys):
-    # 1. calibrated on 5 of the 12 training images, evenly spaced
+def test_calibrate_check_reuse_and_refuse(demo, capsys):
+    # calibrated on 5 of the 12 training images, evenly spaced, and accepted
     assert compare(demo, '--runtimes', 'onnxruntime-int8', '--calib-images',
                    '5', '--max-drop', '100') == 0
     out = capsys.readouterr().out
@@ -76,33 +76,27 @@ def test_calibrate_check_reuse_and_test(demo, capsys):
         train_files[i] for i in (0, 3, 6, 8, 11)]
     assert record['calibration']['input_shapes'] == [[1, 3, 64, 64]]
     assert record['calib_images'] == 5
+    assert record['evaluations']['onnxruntime-int8']['accepted'] is True
     onnx_file = demo['checkpoint'] + '.int8/' + name[:-5] + '.onnx'
     mtime = os.stat(onnx_file).st_mtime_ns
-    assert record['evaluations']['onnxruntime-int8']['accepted'] is True
 
-    # 2. the same settings: reused, not calibrated again
-    assert compare(demo, '--runtimes', 'openvino-int8', '--calib-images',
-                   '5', '--max-drop', '100') == 0
-    out = capsys.readouterr().out
-    assert f'INT8 model reused: {onnx_file}' in out
-    assert 'calibrated on' not in out.replace('calibrated with', '')
-    assert os.stat(onnx_file).st_mtime_ns == mtime
-    (_, record), = records(demo).items()
-    assert set(record['evaluations']) == {'onnxruntime-int8',
-                                          'openvino-int8'}
-
-    # 3. tools/test.py runs the accepted model, checked on its first batch
+    # tools/test.py runs the accepted model, checked on its first batch ...
     metrics = run_test_tool(demo, '--backbone-runtime', 'onnxruntime-int8',
-                        '--calib-images', '5')
+                            '--calib-images', '5')
     assert 'accuracy/top1' in metrics
     assert 'backbone runtime: onnxruntime-int8 (requested' in \
         capsys.readouterr().out
-
-    # 4. ... and refuses one calibrated with other settings
+    # ... but not in a runtime it was not checked in
     with pytest.raises(SystemExit) as exit_:
-        run_test_tool(demo, '--backbone-runtime', 'onnxruntime-int8',
-                  '--calib-images', '6')
+        run_test_tool(demo, '--backbone-runtime', 'openvino-int8',
+                      '--calib-images', '5')
     assert exit_.value.code == 2
+    assert 'was not checked for accuracy in openvino-int8' in \
+        capsys.readouterr().err
+    # ... nor one calibrated with other settings
+    with pytest.raises(SystemExit):
+        run_test_tool(demo, '--backbone-runtime', 'onnxruntime-int8',
+                      '--calib-images', '6')
     error = capsys.readouterr().err
     assert 'no INT8 model of this checkpoint was calibrated with 6 images' \
         in error
@@ -111,30 +105,26 @@ def test_calibrate_check_reuse_and_test(demo, capsys):
             f'{CONFIG} {demo["checkpoint"]} --runtimes onnxruntime-int8 '
             '--calib-images 6') in error
 
-
-def test_a_drop_above_max_drop_is_refused_and_not_used(demo, capsys):
-    """--max-drop -50 demands a gain of 50 points, which no INT8 model
-    gives: the tool refuses it (exit status 1) and tools/test.py will not
-    use it, naming the tool."""
+    # the same settings again: the model is reused, not calibrated again;
+    # --max-drop -50 demands a gain of 50 points, which no INT8 model
+    # gives: refused (exit status 1), and tools/test.py will not use it
     assert compare(demo, '--runtimes', 'openvino-int8', '--calib-images',
-                   '4', '--max-drop', '-50') == 1
+                   '5', '--max-drop', '-50') == 1
     out = capsys.readouterr().out
+    assert f'INT8 model reused: {onnx_file}' in out
+    assert 'INT8 model calibrated on' not in out
     assert 'REFUSED: drop above --max-drop -50.0' in out
-    record, = [r for r in records(demo).values() if r['calib_images'] == 4]
+    assert os.stat(onnx_file).st_mtime_ns == mtime
+    (_, record), = records(demo).items()
+    assert record['evaluations']['onnxruntime-int8']['accepted'] is True
     evaluation = record['evaluations']['openvino-int8']
     assert evaluation['accepted'] is False and evaluation['max_drop'] == -50
     with pytest.raises(SystemExit):
         run_test_tool(demo, '--backbone-runtime', 'openvino-int8',
-                  '--calib-images', '4')
+                      '--calib-images', '5')
     error = capsys.readouterr().err
     assert 'lost more accuracy in openvino-int8 than allowed' in error
     assert 'compare_runtimes.py' in error and '--max-drop DROP' in error
-    # not checked in the other INT8 runtime: not used there either
-    with pytest.raises(SystemExit):
-        run_test_tool(demo, '--backbone-runtime', 'onnxruntime-int8',
-                  '--calib-images', '4')
-    assert 'was not checked for accuracy in onnxruntime-int8' in \
-        capsys.readouterr().err
 
 
 def test_calibration_never_reads_the_evaluated_images(demo):
