@@ -19,14 +19,18 @@ settings is reused. An INT8 runtime whose metrics drop by more than
 ``--max-drop`` points is marked refused in that cache, and
 ``tools/test.py --deploy --backbone-runtime NAME`` then refuses to use it;
 within the drop, it is marked accepted. The exit status is 1 when an INT8
-runtime was refused.
+runtime was refused. A runtime this machine cannot run (package missing,
+CPU without bf16) is left out with the reason; the run stops only when
+none of the runtimes can run.
 """
 import argparse
 import copy
 import itertools
+import logging
 import sys
 import time
 
+import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.runner import Runner
@@ -83,6 +87,10 @@ def build_parser():
         '--metrics', nargs='+', metavar='KEY',
         help='metrics to compare (default: accuracy/top1, mIoU, or '
         'coco/bbox_mAP and coco/segm_mAP, those the evaluator gives)')
+    parser.add_argument(
+        '--threads', type=int,
+        help='CPU threads of PyTorch and of every runtime (default: '
+        'PyTorch\'s number)')
     parser.add_argument('--work-dir', help='where the logs are written')
     add_runner_arguments(parser, 'test_dataloader.batch_size=4')
     return parser
@@ -175,19 +183,35 @@ def int8_model_for(runner: Runner, cfg, checkpoint: str, settings: dict):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    int8 = [r for r in args.runtimes if RUNTIME_PRECISION[r] == 'int8']
     try:
         cfg, task = load_config(args.config, args.launcher,
                                 args.cfg_options, args.work_dir)
-        settings = (int8_settings(copy.deepcopy(cfg), args.checkpoint,
-                                  args.calib_images) if int8 else None)
+        # the INT8 model's settings are those of the config as loaded
+        settings_cfg = copy.deepcopy(cfg)
+        settings = None
         cfg.load_from = args.checkpoint
         install_test_hooks(cfg)
+        unavailable = {}
         for runtime in args.runtimes:
-            check_backbone_runtime(runtime)
+            try:
+                check_backbone_runtime(runtime)
+            except (ImportError, RuntimeError) as error:
+                unavailable[runtime] = str(error)
+        if len(unavailable) == len(args.runtimes):
+            raise RuntimeError(' '.join(unavailable.values()))
         check_checkpoint_file(args.checkpoint, 'the checkpoint to test')
+        runtimes = [r for r in args.runtimes if r not in unavailable]
+        int8 = [r for r in runtimes if RUNTIME_PRECISION[r] == 'int8']
+        if int8:
+            settings = int8_settings(settings_cfg, args.checkpoint,
+                                     args.calib_images)
     except (ValueError, OSError, ImportError, RuntimeError) as error:
         parser.error(str(error))
+    for runtime, reason in unavailable.items():
+        print_log(f'{runtime} is left out: {reason}', logger='current',
+                  level=logging.WARNING)
+    if args.threads:
+        torch.set_num_threads(args.threads)  # the runtimes take this number
     prepare_datasets(cfg, task, ('test', 'train') if int8 else ('test', ))
     runner = Runner.from_cfg(cfg)
     hook, timer = DeployHook('eager'), BatchTimer()
@@ -204,7 +228,7 @@ def main(argv=None):
                             settings) if int8 else None
     rows = [dict(runtime='eager', precision='fp32', metrics=fp32,
                  seconds=fp32_seconds, parity_error=None)]
-    for runtime in args.runtimes:
+    for runtime in runtimes:
         int8_model = (record_paths(args.checkpoint, settings)[0]
                       if runtime in int8 else None)
         metrics, seconds, report = timed_test(runner, hook, timer, runtime,
@@ -239,6 +263,8 @@ def main(argv=None):
         print(f'{row["runtime"]:18} {row["precision"]:9} {cells} '
               f'{row["seconds"]:>8.2f} {fp32_seconds / row["seconds"]:>5.2f}x'
               f' {error:>17} {verdict}')
+    for runtime, reason in unavailable.items():
+        print(f'{runtime:18} {RUNTIME_PRECISION[runtime]:9} not run: {reason}')
     print('\nmetrics in points (difference to eager fp32); seconds: the '
           'test loop after its first batch (with one batch: the whole test '
           'without the runtime\'s set-up); speed: eager fp32 seconds / the '
