@@ -75,7 +75,10 @@ def int8_settings(cfg: Config, checkpoint: str, num_images: int) -> dict:
     Returns:
         dict: ``checkpoint_sha256``, ``config`` (the config's model, data
         preprocessor, training and test datasets), ``calib_images``,
-        ``versions``; with ``key``, the hash of all of them.
+        ``versions``; ``key``, the hash of all of them; and, for the
+        reader, ``checkpoint`` (its path), ``checkpoint_mtime`` and
+        ``config_file``, which the key leaves out (a copied or moved
+        checkpoint keeps its INT8 models).
     """
     settings = dict(
         checkpoint_sha256=_sha256(checkpoint),
@@ -87,6 +90,9 @@ def int8_settings(cfg: Config, checkpoint: str, num_images: int) -> dict:
         versions=_versions())
     text = json.dumps(settings, sort_keys=True)
     settings['key'] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    settings.update(checkpoint=osp.abspath(checkpoint),
+                    checkpoint_mtime=osp.getmtime(checkpoint),
+                    config_file=cfg.filename)
     return settings
 
 
