@@ -11,8 +11,10 @@ import pytest
 
 from tests.helpers import REPO_ROOT, load_tool, make_demo_data
 
+# both INT8 runtimes take part
 pytest.importorskip('onnxruntime')
 pytest.importorskip('onnx')
+pytest.importorskip('openvino')
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'demo', 'fasternet_t0_shapes_demo.py')
 
