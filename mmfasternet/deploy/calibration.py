@@ -9,9 +9,9 @@ of test inputs while the evaluated images stay unseen.
 An INT8 model is kept in ``<checkpoint>.int8/<key>.onnx`` beside
 ``<key>.json``, its record: the settings it was calibrated with (the
 checkpoint's SHA-256, the config's model, data preprocessor and datasets,
-the number of calibration images, the versions of the packages that
-export, quantize and run it), the files it was calibrated on, and per INT8
-runtime whether its accuracy was accepted
+the number of calibration images, the quantization recipe, the versions of
+the packages that export, quantize and run it), the files it was calibrated
+on, and per INT8 runtime whether its accuracy was accepted
 (``tools/deployment/compare_runtimes.py``). ``<key>`` is a hash of the
 settings: the same settings find the same file.
 """
@@ -75,11 +75,13 @@ def int8_settings(cfg: Config, checkpoint: str, num_images: int) -> dict:
     Returns:
         dict: ``checkpoint_sha256``, ``config`` (the config's model, data
         preprocessor, training and test datasets), ``calib_images``,
-        ``versions``; ``key``, the hash of all of them; and, for the
+        ``quantization`` (:data:`~.quantize.RECIPE`), ``versions``;
+        ``key``, the hash of all of them; and, for the
         reader, ``checkpoint`` (its path), ``checkpoint_mtime`` and
         ``config_file``, which the key leaves out (a copied or moved
         checkpoint keeps its INT8 models).
     """
+    from .quantize import RECIPE
     settings = dict(
         checkpoint_sha256=_sha256(checkpoint),
         config=_plain(dict(
@@ -87,6 +89,7 @@ def int8_settings(cfg: Config, checkpoint: str, num_images: int) -> dict:
             train_dataset=cfg.train_dataloader.dataset,
             test_dataset=cfg.test_dataloader.dataset)),
         calib_images=num_images,
+        quantization=RECIPE,
         versions=_versions())
     text = json.dumps(settings, sort_keys=True)
     settings['key'] = hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -130,7 +133,8 @@ def save_int8_record(checkpoint: str, record: dict) -> str:
 
 def _differences(settings: dict, other: dict) -> List[str]:
     names = []
-    for name in ('checkpoint_sha256', 'config', 'calib_images', 'versions'):
+    for name in ('checkpoint_sha256', 'config', 'calib_images',
+                 'quantization', 'versions'):
         if settings.get(name) != other.get(name):
             names.append(f'{name} ({other.get(name)!r} there)' if name in (
                 'calib_images', 'versions') else name)

@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from .onnx import export
 
-__all__ = ['quantize_module', 'quantize_onnx']
+__all__ = ['RECIPE', 'quantize_module', 'quantize_onnx']
 
 # onnxruntime's quantizer logs these on the root logger for FasterNet
 # exports: a suggestion to pre-process (shape inference, which the export's
@@ -38,9 +38,11 @@ class _QuietFilter(logging.Filter):
         return not any(text in record.getMessage() for text in _QUIET)
 
 
-# Calibration keeps the intermediate outputs of this many batches in
-# memory before it reduces them to their ranges.
-_BATCHES_IN_MEMORY = 16
+# What the INT8 model is: part of its cache key (.calibration), so that
+# another recipe never reuses a model made by this one.
+RECIPE = dict(tool='onnxruntime.quantization.quantize_static', format='QDQ',
+              weights='int8, symmetric, per output channel',
+              activations='uint8, asymmetric, per tensor', ranges='MinMax')
 
 
 def quantize_onnx(fp32_path: str, int8_path: str,
@@ -87,9 +89,10 @@ def quantize_onnx(fp32_path: str, int8_path: str,
             fp32_path, int8_path, reader, quant_format=QuantFormat.QDQ,
             per_channel=True, activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-            extra_options=dict(
-                CalibMaxIntermediateOutputs=_BATCHES_IN_MEMORY))
+            # No CalibMaxIntermediateOutputs: onnxruntime 1.32 drops the
+            # batches it holds when that many are reached, instead of
+            # reducing them. Each batch keeps only its per-tensor min/max.
+            calibrate_method=CalibrationMethod.MinMax)
     finally:
         logging.getLogger().removeFilter(quiet)
     if reader.count == 0:

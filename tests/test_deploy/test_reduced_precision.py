@@ -152,6 +152,30 @@ def test_runtime_module_calibrates_when_given_batches():
         BackboneRuntime(deploy_t0(), 'openvino-int8')
 
 
+def test_calibration_ranges_cover_every_batch(tmp_path):
+    """The input's quantization range spans all 20 batches, the largest
+    values coming last (onnxruntime's option to hold fewer batches in
+    memory drops batches; it is not used)."""
+    runnable('onnxruntime-int8')
+    import onnx
+    from onnx import numpy_helper
+
+    from mmfasternet.deploy.quantize import quantize_module
+    model = torch.nn.Conv2d(3, 4, 1).eval()
+    batches = [torch.full((1, 3, 4, 4), float(i)) for i in range(20)]
+    batches[0][0, 0, 0, 0] = -1.
+    path = quantize_module(model, str(tmp_path / 'int8.onnx'), batches[0],
+                           batches)
+    graph = onnx.load(path).graph
+    node = next(n for n in graph.node
+                if n.op_type == 'QuantizeLinear' and n.input[0] == 'input')
+    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    scale, zero_point = (float(values[name]) for name in node.input[1:3])
+    # uint8: [0, 255] maps to [-1, 19]
+    assert scale * (0 - zero_point) == pytest.approx(-1, abs=scale)
+    assert scale * (255 - zero_point) == pytest.approx(19, abs=scale)
+
+
 def test_missing_instruction_sets_are_named():
     message = missing_instruction_set('openvino-bf16', ['FP32', 'INT8'])
     assert 'AVX512-BF16 or AMX-BF16' in message
