@@ -210,6 +210,8 @@ def test_the_documented_inferencer_route(repo_root, tmp_path):
 
 def test_deploy_hook_from_a_config_checks_its_runtime():
     from mmengine.registry import HOOKS
+
+    import mmfasternet.engine.hooks  # noqa: F401  (registers DeployHook)
     hook = HOOKS.build(dict(type='DeployHook', backbone_runtime='eager'))
     assert hook.backbone_runtime == 'eager' and hook.report == {}
     assert HOOKS.build(dict(type='DeployHook')).backbone_runtime == 'auto'
@@ -226,6 +228,7 @@ def test_onnxruntime_missing_is_one_error_before_any_work(monkeypatch,
 
     from mmengine.registry import HOOKS
 
+    import mmfasternet.engine.hooks  # noqa: F401  (registers DeployHook)
     from tests.helpers import REPO_ROOT, load_tool
     monkeypatch.setitem(sys.modules, 'onnxruntime', None)
     with pytest.raises(ImportError, match='requirements/deploy.txt'):
