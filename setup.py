@@ -7,7 +7,7 @@ EXTRAS = dict(
     # mmsegmentation imports these without declaring them
     seg=['mmsegmentation>=1.0.0,<2.0.0', 'ftfy', 'regex'],
     cls=['mmpretrain>=1.0.0,<2.0.0'],
-    deploy=['onnx', 'onnxruntime', 'onnxscript'],
+    deploy=['onnx', 'onnxruntime', 'onnxscript', 'openvino'],
     tests=['pytest', 'pytest-xdist', 'ruff', 'timm>=1.0.16', 'matplotlib'],
 )
 EXTRAS['all'] = sorted({req for reqs in EXTRAS.values() for req in reqs})

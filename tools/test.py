@@ -13,11 +13,16 @@ absolute DIR as given), ``--format-only`` writes into
 ``<work_dir>/format_only/``.
 """
 import argparse
+import copy
 import os
 
 from mmengine.runner import Runner
 
 from mmfasternet.datasets import prepare_datasets
+from mmfasternet.deploy.calibration import (
+    DEFAULT_CALIB_IMAGES,
+    accepted_int8_model,
+)
 from mmfasternet.deploy.runtime import (
     BACKBONE_RUNTIMES,
     check_backbone_runtime,
@@ -84,7 +89,16 @@ def build_parser():
         'PyTorch): auto (default) takes onnxruntime where it is at least 5%% '
         'faster than eager PyTorch on the first batch, after checking that '
         'they agree; onnxruntime exports it to ONNX (CPU); compile uses '
-        'torch.compile. The choice and its set-up time are logged')
+        'torch.compile; openvino and openvino-bf16 run the ONNX export in '
+        'OpenVINO in fp32 / bf16; onnxruntime-int8 and openvino-int8 run '
+        'the INT8 model that tools/deployment/compare_runtimes.py '
+        'calibrated and accepted for this checkpoint and config. The choice '
+        'and its set-up time are logged')
+    parser.add_argument(
+        '--calib-images', type=int, default=DEFAULT_CALIB_IMAGES,
+        metavar='N',
+        help='with an int8 --backbone-runtime, the INT8 model calibrated on '
+        'N training images (as given to compare_runtimes.py)')
     add_runner_arguments(parser, 'test_dataloader.batch_size=4')
     return parser
 
@@ -95,6 +109,8 @@ def build_config(parser, args):
     try:
         cfg, task = load_config(args.config, args.launcher,
                                 args.cfg_options, args.work_dir)
+        # the INT8 model's settings are those of the config as loaded
+        settings_cfg = copy.deepcopy(cfg)
         cfg.load_from = args.checkpoint
         install_test_hooks(cfg)
         outputs = apply_test_options(
@@ -107,22 +123,40 @@ def build_config(parser, args):
         check_backbone_runtime(args.backbone_runtime or 'auto')
         check_checkpoint_file(args.checkpoint, 'the checkpoint to test')
         check_output_dirs(cfg)
-    except (ValueError, OSError, ImportError) as error:
+        int8_model = None
+        if (args.backbone_runtime or '').endswith('-int8'):
+            int8_model = accepted_int8_model(
+                settings_cfg, args.checkpoint, args.calib_images,
+                args.backbone_runtime, compare_command(args))
+    except (ValueError, OSError, ImportError, RuntimeError) as error:
         parser.error(str(error))
     setup_cpu_distributed(cfg, args.launcher)
-    return cfg, task, outputs
+    return cfg, task, outputs, int8_model
+
+
+def compare_command(args) -> str:
+    """The compare_runtimes.py command that calibrates and checks the INT8
+    model this test needs."""
+    command = (f'python tools/deployment/compare_runtimes.py {args.config} '
+               f'{args.checkpoint} --runtimes {args.backbone_runtime} '
+               f'--calib-images {args.calib_images}')
+    if args.cfg_options:
+        command += ' --cfg-options ' + ' '.join(
+            f'{key}={value}' for key, value in args.cfg_options.items())
+    return command
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    cfg, task, outputs = build_config(parser, args)
+    cfg, task, outputs, int8_model = build_config(parser, args)
     prepare_datasets(cfg, task, ('test', ))
     runner = Runner.from_cfg(cfg)
     if args.deploy:
         runner.register_hook(
-            DeployHook(backbone_runtime=args.backbone_runtime or 'auto'))
+            DeployHook(backbone_runtime=args.backbone_runtime or 'auto',
+                       int8_model=int8_model))
     if args.out is not None:
         runner.test_evaluator.metrics.append(
             result_dump_metric(task, args.out))
