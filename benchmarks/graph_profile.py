@@ -22,7 +22,6 @@ others they are left out and the JSON says why.
 import argparse
 import copy
 import json
-import os
 import os.path as osp
 import sys
 import tempfile
@@ -35,7 +34,11 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.folding import fold_batchnorms
-from benchmarks.inference import backbone_forms, environment, reference_backbone
+from benchmarks.inference import (
+    backbone_forms,
+    environment,
+    reference_backbone,
+)
 from benchmarks.intervals import median_interval, ratio_interval, same_within
 from benchmarks.timing import interleaved_seconds
 from mmfasternet.deploy.onnx import (
