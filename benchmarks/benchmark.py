@@ -136,6 +136,9 @@ def parse_args(argv=None):
                 help='also time each config with its backbone in these '
                 'runtimes (heads in PyTorch), as tools/test.py --deploy '
                 '--backbone-runtime runs it')
+            p.add_argument('--calib-dir', help='INT8 backbone runtimes: '
+                           'calibration images (default random inputs)')
+            p.add_argument('--calib-images', type=int, default=8)
             p.add_argument(
                 '--real-heads', action='store_true',
                 help='keep the detectors\' random prediction layers (by '
@@ -522,8 +525,15 @@ def main(argv=None):
             on_row=lambda row: print_backbone_row(row, args.device),
             **timing)
     else:
+        calibration = None
+        if any(r.endswith('-int8') for r in args.backbone_runtimes):
+            from benchmarks.runtimes import calibration_images
+            calibration, text = calibration_images(
+                args.calib_dir, args.calib_images, args.shape)
+            print(f'INT8 calibration: {text}')
         rows = benchmark_models(args.configs, real_heads=args.real_heads,
                                 backbone_runtimes=args.backbone_runtimes,
+                                calibration=calibration,
                                 on_row=print_model_row, **timing)
     print('\nratios:')
     for row in rows:

@@ -26,7 +26,7 @@ import os.path as osp
 import sys
 import tempfile
 from collections import defaultdict
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 from unittest import mock
 
 import numpy as np
@@ -177,11 +177,38 @@ def openvino_bf16_support() -> str:
             f'OpenVINO CPU capabilities: {", ".join(capabilities)}')
 
 
+CONV_TYPES = ('Conv', 'Convolution', 'GroupConvolution')
+# OpenVINO keeps the ONNX node names: what each conv is, by name
+CONV_NAMES = (('partial_conv3', '3x3 PConv'), ('/conv2/', '3x3'),
+              ('patch_embed', '4x4 stem'), ('reduction', '2x2 merging'))
+
+
+def conv_kind(name: str, kernel: Optional[Sequence[int]] = None) -> str:
+    """What a conv node is: its kernel (from the graph where known, else
+    from its name) and whether it is FasterNet's partial conv."""
+    pconv = ' PConv' if 'partial_conv3' in name else ''
+    if kernel is not None:
+        return f'{kernel[0]}x{kernel[1]}{pconv}'
+    if name.startswith('/conv1/'):
+        return '7x7 stem'
+    return next((kind for part, kind in CONV_NAMES if part in name), '1x1')
+
+
 def _table(totals: Dict[str, float], counts: Dict[str, int],
            runs: int) -> List[dict]:
     rows = [dict(op=op, ms=total / runs, nodes=counts[op])
             for op, total in totals.items()]
     return sorted(rows, key=lambda row: -row['ms'])
+
+
+def _conv_kernels(path: str) -> Dict[str, List[int]]:
+    import onnx
+    kernels = {}
+    for node in onnx.load(path).graph.node:
+        for attribute in node.attribute:
+            if node.op_type == 'Conv' and attribute.name == 'kernel_shape':
+                kernels[node.name] = list(attribute.ints)
+    return kernels
 
 
 def profile_onnxruntime(path, x, threads, warmup, runs) -> dict:
@@ -195,7 +222,9 @@ def profile_onnxruntime(path, x, threads, warmup, runs) -> dict:
             session.run(None, {'input': x})
         with open(session.end_profiling()) as f:
             events = json.load(f)
-        optimized = graph_summary(osp.join(tmp, 'optimized.onnx'))['ops']
+        optimized_path = osp.join(tmp, 'optimized.onnx')
+        optimized = graph_summary(optimized_path)['ops']
+        kernels = _conv_kernels(optimized_path)
     starts = sorted(e['ts'] for e in events if e.get('name') == 'model_run')
     first = starts[-runs]
     totals, nodes = defaultdict(float), defaultdict(set)
@@ -203,12 +232,21 @@ def profile_onnxruntime(path, x, threads, warmup, runs) -> dict:
         if (event.get('cat') == 'Node' and event['ts'] >= first
                 and event['name'].endswith('_kernel_time')):
             op = event['args']['op_name']
+            name = event['name'][:-len('_kernel_time')]
+            if op in CONV_TYPES:
+                op = f'{op} {conv_kind(name, kernels.get(name))}'
             totals[op] += event['dur'] / 1e3
-            nodes[op].add(event['name'])
+            nodes[op].add(name)
     counts = {op: len(names) for op, names in nodes.items()}
     return dict(ops=_table(totals, counts, runs),
                 total_ms=sum(totals.values()) / runs,
                 optimized_graph_ops=dict(optimized))
+
+
+def _openvino_op(info) -> str:
+    if info.node_type in CONV_TYPES:
+        return f'{info.node_type} {conv_kind(info.node_name)}'
+    return info.node_type
 
 
 def profile_openvino(path, x, threads, precision, warmup, runs) -> dict:
@@ -227,11 +265,12 @@ def profile_openvino(path, x, threads, precision, warmup, runs) -> dict:
         for info in request.profiling_info:
             if info.status != ov.ProfilingInfo.Status.EXECUTED:
                 continue
-            totals[info.node_type] += info.real_time.total_seconds() * 1e3
-            kernels[info.node_type].add(info.exec_type)
+            op = _openvino_op(info)
+            totals[op] += info.real_time.total_seconds() * 1e3
+            kernels[op].add(info.exec_type)
     for info in request.profiling_info:
         if info.status == ov.ProfilingInfo.Status.EXECUTED:
-            counts[info.node_type] += 1
+            counts[_openvino_op(info)] += 1
     ops = _table(totals, counts, runs)
     for row in ops:
         row['kernels'] = sorted(kernels[row['op']])
