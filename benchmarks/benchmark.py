@@ -46,6 +46,19 @@ the metrics move.
     python -m benchmarks.benchmark test-loop configs/demo/maskrcnn_fasternet_t0_shapes_demo.py \
         work_dirs/demo_maskrcnn_fasternet_t0/epoch_6.pth --runtimes auto eager --repeats 2
 
+Runtimes and precisions (``runtimes``): an arch's or a config's backbone
+(deploy form) and a baseline backbone (mmdet's ResNet-50 by default) in
+every backbone runtime the machine offers (eager PyTorch, onnxruntime,
+OpenVINO, each in fp32 and where available bf16 and INT8), all rows timed
+in interleaved rounds in one process; per row the median, its 95%
+confidence interval, and the speed-ups over eager fp32 and over the
+baseline in the same runtime and precision, each with its interval
+(``no measurable difference`` where it contains 1). ``--whole-model``
+times whole models (``--config`` against ``--baseline-config``) with their
+backbones in each runtime instead.
+
+    python -m benchmarks.benchmark runtimes --arch s --baseline resnet50 --threads 1 --json OUT.json
+
 Timings are medians over ``--repeats`` after ``--warmup`` runs, with the GPU
 synchronised around each. ``--json FILE`` writes every row.
 """
@@ -69,6 +82,7 @@ from benchmarks.paper_claims import (
     describe_comparison,
     paper_claim_ratios,
 )
+from benchmarks.runtimes import RUNTIMES as ALL_RUNTIMES
 from benchmarks.timing import DTYPES
 from benchmarks.training import benchmark_training, training_ratios
 from mmfasternet import FasterNet
@@ -122,6 +136,9 @@ def parse_args(argv=None):
                 help='also time each config with its backbone in these '
                 'runtimes (heads in PyTorch), as tools/test.py --deploy '
                 '--backbone-runtime runs it')
+            p.add_argument('--calib-dir', help='INT8 backbone runtimes: '
+                           'calibration images (default random inputs)')
+            p.add_argument('--calib-images', type=int, default=8)
             p.add_argument(
                 '--real-heads', action='store_true',
                 help='keep the detectors\' random prediction layers (by '
@@ -148,6 +165,42 @@ def parse_args(argv=None):
                    help='interleaved rounds, one timed call per row each')
     p.add_argument('--json', help='write the rows, the comparisons and the '
                    'environment')
+    p = sub.add_parser(
+        'runtimes', help='a backbone (or whole model) and its baseline in '
+        'every runtime and precision, interleaved, with confidence '
+        'intervals')
+    what = p.add_mutually_exclusive_group()
+    what.add_argument('--arch', default='s',
+                      choices=sorted(FasterNet.arch_settings))
+    what.add_argument('--config', help='take the backbone of this config '
+                      '(mmdet::... for installed ones) instead of an arch')
+    p.add_argument('--baseline', default='resnet50',
+                   help='resnet50 (mmdet, BN folded) or timm:NAME')
+    p.add_argument('--whole-model', action='store_true',
+                   help='time --config\'s whole model (predict) against '
+                   '--baseline-config\'s, each with its backbone in every '
+                   'runtime')
+    p.add_argument('--baseline-config',
+                   default='mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+                   help='the baseline of --whole-model')
+    p.add_argument('--runtimes', nargs='+', default=list(ALL_RUNTIMES),
+                   choices=ALL_RUNTIMES, help='default: all of them; those '
+                   'not installed or not supported by the CPU are left out '
+                   'and named')
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--batch', type=int, default=1)
+    p.add_argument('--shape', type=int, nargs=2, default=None,
+                   metavar=('H', 'W'),
+                   help='default 224 224, 800 1333 with --whole-model')
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--rounds', type=int, default=20,
+                   help='interleaved rounds, one timed call per row each')
+    p.add_argument('--calib-dir', help='INT8 calibration images (e.g. '
+                   '../shared/realdata/imagenet_sample); default random '
+                   'inputs')
+    p.add_argument('--calib-images', type=int, default=8)
+    p.add_argument('--json', help='write the machine, versions, command, '
+                   'settings and rows')
     p = sub.add_parser(
         'train', help='time and peak memory of training iterations')
     p.add_argument('configs', nargs='+',
@@ -200,6 +253,14 @@ def parse_args(argv=None):
         if cuda and 'onnxruntime' in args.runtimes:
             parser.error('paper-claims: onnxruntime rows are CPU only; use '
                          '--runtimes eager with --device cuda')
+    if args.what == 'runtimes':
+        if args.whole_model and not args.config:
+            parser.error('runtimes: --whole-model needs --config')
+        if args.shape is None:
+            args.shape = (800, 1333) if args.whole_model else (224, 224)
+        if 'eager' not in args.runtimes:
+            parser.error('runtimes: eager is the reference of every ratio; '
+                         'keep it in --runtimes')
     if args.what == 'model' and (args.dtype != 'fp32' or args.compile):
         parser.error('model: whole models are timed in fp32 and eager only; '
                      '--dtype and --compile are for backbones')
@@ -330,10 +391,118 @@ def test_loop(args, env):
     return rows, summary
 
 
+def _flagged(ratio: dict) -> str:
+    low, high = ratio['ci']
+    flag = (', no measurable difference' if ratio['no_measurable_difference']
+            else '')
+    return f'x{ratio["speedup"]:.2f} [{low:.2f}, {high:.2f}{flag}]'
+
+
+def print_runtime_row(row):
+    low, high = row['ci_ms']
+    baseline = (f'  vs baseline {_flagged(row["vs_baseline"])}'
+                if 'vs_baseline' in row else '')
+    parity = 'ok' if row['parity_ok'] else 'OUT OF TOLERANCE'
+    eager = (f'  vs eager fp32 {_flagged(row["vs_eager_fp32"])}'
+             if 'vs_eager_fp32' in row else '')
+    print(f'  {row["model"]:<34} {row["runtime"]:<12} {row["precision"]:<5}'
+          f' {row["median_ms"]:>9.2f} ms [{low:.2f}, {high:.2f}]{eager}'
+          f'{baseline}  (parity {row["parity_error"]:.2g} {parity})',
+          flush=True)
+
+
+def _whole_models(args):
+    """The backbones of --config's and --baseline-config's models, and a
+    ``call`` that times each whole model's ``predict`` with its backbone in
+    a runtime."""
+    import copy
+
+    from benchmarks.inference import build_for_inference
+    from mmfasternet.deploy import switch_to_deploy
+    from mmfasternet.engine.tasks import model_inputs
+    wholes, task = {}, None
+    for config in (args.config, args.baseline_config):
+        model, task = build_for_inference(config)
+        if any(isinstance(m, FasterNet) for m in model.modules()):
+            switch_to_deploy(model)
+        wholes[osp.basename(config)] = model
+    inputs, samples = model_inputs(task, args.batch, tuple(args.shape))
+
+    def call(name, backbone):
+        variant = copy.deepcopy(wholes[name])
+        variant.backbone = backbone
+        if samples is None:
+            return lambda: variant(inputs, mode='predict')
+        return lambda: variant.predict(inputs, samples)
+
+    return {name: m.backbone for name, m in wholes.items()}, inputs, call
+
+
+def runtimes(args):
+    import sys
+
+    from benchmarks.folding import fold_batchnorms
+    from benchmarks.inference import (
+        backbone_forms,
+        build_for_inference,
+        reference_backbone,
+    )
+    from benchmarks.runtimes import (
+        available_runtimes,
+        benchmark_runtimes,
+        calibration_images,
+        machine,
+    )
+    from mmfasternet.deploy import switch_to_deploy
+    torch.manual_seed(0)
+    example = torch.randn(args.batch, 3, *args.shape)
+    call = None
+    if args.whole_model:
+        models, example, call = _whole_models(args)
+        baseline = osp.basename(args.baseline_config)
+    else:
+        if args.config:
+            model = switch_to_deploy(build_for_inference(args.config)[0])
+            models = {osp.basename(args.config): model.backbone}
+        else:
+            models = {f'FasterNet-{args.arch.upper()}':
+                      backbone_forms(args.arch, example)['deploy']}
+        baseline = args.baseline
+        models[baseline] = fold_batchnorms(reference_backbone(baseline),
+                                           example[:1])
+    present, skipped = available_runtimes(args.runtimes)
+    calibration, calibration_text = calibration_images(
+        args.calib_dir, args.calib_images, args.shape)
+    info = machine()
+    print(f'runtimes benchmark: {", ".join(models)} (baseline {baseline}), '
+          f'batch {args.batch}, input {args.shape[0]}x{args.shape[1]}, '
+          f'{args.threads} thread(s), {args.rounds} interleaved rounds; '
+          f'{info["cpu"]} ({", ".join(info["cpu_flags"])})')
+    for runtime, why in skipped.items():
+        print(f'  left out {runtime}: {why}')
+    if any(r.endswith('-int8') for r in present):
+        print(f'  INT8 calibration: {calibration_text}')
+    print('\nmedian ms [95% CI]; speed-ups (img/s over) [95% CI]:')
+    rows = benchmark_runtimes(
+        models, baseline, present, example, args.threads, calibration,
+        warmup=args.warmup, rounds=args.rounds, call=call,
+        on_row=print_runtime_row)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(machine=info, versions=info['versions'],
+                           command='python -m benchmarks.benchmark ' +
+                           ' '.join(sys.argv[1:]),
+                           settings=vars(args), calibration=calibration_text,
+                           skipped=skipped, rows=rows), f, indent=1)
+    return rows
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.what == 'runtimes':
+        return runtimes(args)
     env = environment(args.device)
     if args.what == 'paper-claims':
         return paper_claims(args, env)
@@ -356,8 +525,15 @@ def main(argv=None):
             on_row=lambda row: print_backbone_row(row, args.device),
             **timing)
     else:
+        calibration = None
+        if any(r.endswith('-int8') for r in args.backbone_runtimes):
+            from benchmarks.runtimes import calibration_images
+            calibration, text = calibration_images(
+                args.calib_dir, args.calib_images, args.shape)
+            print(f'INT8 calibration: {text}')
         rows = benchmark_models(args.configs, real_heads=args.real_heads,
                                 backbone_runtimes=args.backbone_runtimes,
+                                calibration=calibration,
                                 on_row=print_model_row, **timing)
     print('\nratios:')
     for row in rows:

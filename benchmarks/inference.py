@@ -247,6 +247,7 @@ def benchmark_models(configs: Iterable[str], batch: int = 1,
                      warmup: int = 3, repeats: int = 10,
                      real_heads: bool = False,
                      backbone_runtimes: Sequence[str] = (),
+                     calibration: Optional[Sequence[torch.Tensor]] = None,
                      on_row: RowCallback = None) -> List[dict]:
     """Time the inference of each config's model (``predict``, fp32) on a
     random (``batch``, 3, H, W) input with the data samples it needs (data
@@ -263,7 +264,10 @@ def benchmark_models(configs: Iterable[str], batch: int = 1,
         configs: paths or ``pkg::path`` of installed libraries' configs.
         backbone_runtimes: names of
             :data:`~mmfasternet.deploy.runtime.BACKBONE_RUNTIMES` but
-            ``'eager'`` (``'onnxruntime'``: CPU only).
+            ``'eager'`` (all but ``'compile'``: CPU only).
+        calibration: the calibration inputs of the INT8 runtimes (batches
+            of the backbone's input, e.g.
+            :func:`benchmarks.runtimes.calibration_images`).
         on_row: called with each row as soon as it is measured.
 
     Returns:
@@ -304,7 +308,8 @@ def benchmark_models(configs: Iterable[str], batch: int = 1,
         for runtime in backbone_runtimes:
             variant = copy.deepcopy(last_model).to(
                 device, memory_format=memory_format)
-            backbone = use_backbone_runtime(variant, runtime)
+            backbone = use_backbone_runtime(variant, runtime,
+                                            calibration=calibration)
             with torch.no_grad():
                 backbone(inputs)  # export or compile, outside the timing
             forms.append((f'{last_form} + {runtime} backbone', variant))
