@@ -28,7 +28,6 @@ from mmfasternet.deploy.runtime import (
     PRECISION_TOLERANCE,
     RUNTIME_PRECISION,
     check_backbone_runtime,
-    precision_errors,
     runtime_module,
 )
 
@@ -130,7 +129,7 @@ def _parity(precision: str, got, expected) -> Tuple[float, bool]:
     if precision == 'fp32':
         error = max(relative_errors(got, expected))
         return error, error <= PARITY_TOLERANCE
-    error = max(precision_errors(got, expected))
+    error = max(relative_errors(got, expected, norm='l2'))
     return error, error <= PRECISION_TOLERANCE[precision]
 
 

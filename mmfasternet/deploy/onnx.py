@@ -131,17 +131,26 @@ def onnxruntime_session(path: str, threads: Optional[int] = None,
 
 
 def relative_errors(got: Sequence[torch.Tensor],
-                    expected: Sequence[torch.Tensor]) -> List[float]:
-    """Per output pair, max |got - expected| / max |expected| (inf where
-    the two shapes differ); pairs beyond the shorter sequence are not
+                    expected: Sequence[torch.Tensor],
+                    norm: str = 'max') -> List[float]:
+    """Per output pair, the error of ``got`` relative to ``expected``:
+    ``norm='max'``, max |got - expected| / max |expected|; ``norm='l2'``,
+    the relative RMS error ||got - expected||_2 / ||expected||_2. inf where
+    the two shapes differ; pairs beyond the shorter sequence are not
     compared."""
+    if norm not in ('max', 'l2'):
+        raise ValueError(f"norm must be 'max' or 'l2', not {norm!r}.")
     errors = []
     for a, b in zip(got, expected):
         if a.shape != b.shape:
             errors.append(float('inf'))
             continue
-        scale = max(float(b.abs().max()), 1e-12)
-        errors.append(float((a.float() - b.float()).abs().max()) / scale)
+        diff, b = a.float() - b.float(), b.float()
+        if norm == 'max':
+            error, scale = diff.abs().max(), b.abs().max()
+        else:
+            error, scale = diff.norm(), b.norm()
+        errors.append(float(error) / max(float(scale), 1e-12))
     return errors
 
 

@@ -49,7 +49,7 @@ __all__ = [
     'AUTO_MARGIN', 'BACKBONE_RUNTIMES', 'BackboneRuntime', 'OnnxRuntimeModule',
     'OpenVINOModule', 'PRECISION_TOLERANCE', 'RUNTIME_PRECISION',
     'check_backbone_runtime', 'describe_report', 'onnxruntime_available',
-    'precision_errors', 'runtime_module', 'use_backbone_runtime'
+    'runtime_module', 'use_backbone_runtime'
 ]
 
 BACKBONE_RUNTIMES = ('auto', 'eager', 'onnxruntime', 'compile', 'openvino',
@@ -97,28 +97,13 @@ def _relative_error(got: Sequence[torch.Tensor],
     return max(relative_errors(got, expected), default=0.)
 
 
-def precision_errors(got: Sequence[torch.Tensor],
-                     expected: Sequence[torch.Tensor]) -> list:
-    """Per output pair, the relative RMS error ||got - expected||_2 /
-    ||expected||_2 (inf where the shapes differ); pairs beyond the shorter
-    sequence are not compared."""
-    errors = []
-    for a, b in zip(got, expected):
-        if a.shape != b.shape:
-            errors.append(float('inf'))
-            continue
-        scale = max(float(b.float().norm()), 1e-12)
-        errors.append(float((a.float() - b.float()).norm()) / scale)
-    return errors
-
-
 def _parity_error(precision: str, got: Sequence[torch.Tensor],
                   expected: Sequence[torch.Tensor]) -> float:
     if len(got) != len(expected):
         return float('inf')
     if precision == 'fp32':
         return _relative_error(got, expected)
-    return max(precision_errors(got, expected), default=0.)
+    return max(relative_errors(got, expected, norm='l2'), default=0.)
 
 
 def _parity_measure(precision: str) -> str:
@@ -458,12 +443,13 @@ class BackboneRuntime(nn.Module):
             export, quantization or of the first compiled call; 0 for
             eager), ``parity_error`` (on the first batch, fp32: max
             |runtime - eager| / max |eager|; bf16 and int8: the relative
-            RMS error, :func:`precision_errors`; the largest over the
-            outputs; None for eager), ``prepare_s`` (seconds of the
-            whole first call before the batch itself ran: the eager
-            reference, every candidate's set-up and parity check, and the
-            timing) and, for ``'auto'`` with more than one candidate,
-            ``candidate_ms`` (median ms per call on the first batch).
+            RMS error (:func:`~.onnx.relative_errors`, ``norm='l2'``); the
+            largest over the outputs; None for eager), ``prepare_s``
+            (seconds of the whole first call before the batch itself ran:
+            the eager reference, every candidate's set-up and parity
+            check, and the timing) and, for ``'auto'`` with more than one
+            candidate, ``candidate_ms`` (median ms per call on the first
+            batch).
 
     Raises:
         ValueError: for an unknown ``runtime``, or an int8 runtime with

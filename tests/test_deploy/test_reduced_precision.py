@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mmfasternet.deploy import switch_to_deploy
-from mmfasternet.deploy.onnx import PARITY_TOLERANCE
+from mmfasternet.deploy.onnx import PARITY_TOLERANCE, relative_errors
 from mmfasternet.deploy.runtime import (
     PRECISION_TOLERANCE,
     RUNTIME_PRECISION,
@@ -19,7 +19,6 @@ from mmfasternet.deploy.runtime import (
     missing_instruction_set,
     openvino_capabilities,
     openvino_runtime_precisions,
-    precision_errors,
     runtime_module,
 )
 from tests.helpers import REPO_ROOT, trained_backbone
@@ -62,7 +61,7 @@ def check_against_eager(runtime, backbone):
         assert isinstance(got, tuple) and len(got) == len(expected) == 4
         assert [a.shape for a in got] == [b.shape for b in expected]
         error = (max_relative_error(got, expected) if precision == 'fp32'
-                 else max(precision_errors(got, expected)))
+                 else max(relative_errors(got, expected, norm='l2')))
         worst = max(worst, error)
     return worst
 
@@ -144,8 +143,8 @@ def test_runtime_module_calibrates_when_given_batches():
     with torch.no_grad():
         got, expected = module(x), model(x)
     assert isinstance(got, torch.Tensor) and got.shape == expected.shape
-    assert precision_errors([got], [expected])[0] <= PRECISION_TOLERANCE[
-        'int8']
+    error = relative_errors([got], [expected], norm='l2')[0]
+    assert error <= PRECISION_TOLERANCE['int8']
     with pytest.raises(ValueError, match='needs calibration batches'):
         runtime_module(model, 'onnxruntime-int8', x)
     with pytest.raises(ValueError, match='compare_runtimes.py'):
