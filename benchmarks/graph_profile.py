@@ -40,7 +40,6 @@ from benchmarks.inference import (
     reference_backbone,
 )
 from benchmarks.intervals import median_interval, ratio_interval, same_within
-from benchmarks.timing import interleaved_seconds
 from mmfasternet.deploy.onnx import (
     PARITY_TOLERANCE,
     export,
@@ -49,6 +48,7 @@ from mmfasternet.deploy.onnx import (
 )
 from mmfasternet.models.backbones import fasternet as fasternet_module
 from mmfasternet.models.utils.pconv_forms import deploy_forward_conv
+from mmfasternet.utils.timing import interleaved_seconds
 
 OUTPUTS = ['out0', 'out1', 'out2', 'out3']
 

@@ -22,7 +22,6 @@ import torch
 import torch.nn as nn
 
 from benchmarks.intervals import median_interval, ratio_interval, same_within
-from benchmarks.timing import interleaved_seconds
 from mmfasternet.deploy.onnx import PARITY_TOLERANCE, relative_errors
 from mmfasternet.deploy.runtime import (
     PRECISION_TOLERANCE,
@@ -30,6 +29,7 @@ from mmfasternet.deploy.runtime import (
     check_backbone_runtime,
     runtime_module,
 )
+from mmfasternet.utils.timing import interleaved_seconds
 
 __all__ = [
     'RUNTIMES', 'available_runtimes', 'benchmark_runtimes',

@@ -1,18 +1,17 @@
 """Timing of forward passes, one call after another, and the placement of
 a model and its input for it. Interleaved rounds over several callables:
-:func:`mmfasternet.utils.timing.interleaved_median_seconds`."""
+:func:`mmfasternet.utils.timing.interleaved_seconds` and
+:func:`~mmfasternet.utils.timing.interleaved_median_seconds`."""
 import statistics
 import time
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn as nn
 
 from mmfasternet.utils.timing import Device, synchronize
 
-__all__ = [
-    'DTYPES', 'interleaved_seconds', 'median_seconds', 'prepare_for_timing'
-]
+__all__ = ['DTYPES', 'median_seconds', 'prepare_for_timing']
 
 DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
 
@@ -43,39 +42,6 @@ def median_seconds(fn: Callable[[], object], warmup: int, repeats: int,
             synchronize(device)
             times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def interleaved_seconds(fns: Sequence[Callable[[], object]], warmup: int,
-                        rounds: int) -> List[List[float]]:
-    """Every timed call's seconds, per function, in interleaved rounds on
-    the CPU: the protocol of
-    :func:`mmfasternet.utils.timing.interleaved_median_seconds` (``warmup``
-    untimed calls each, then per round one untimed and one timed call of
-    each function in turn, under ``torch.no_grad()``), keeping all times
-    for confidence intervals (:mod:`benchmarks.intervals`).
-
-    Returns:
-        list[list[float]]: per function, its ``rounds`` times in round
-        order.
-
-    Raises:
-        ValueError: if ``rounds`` < 1 or ``warmup`` < 0.
-    """
-    if rounds < 1 or warmup < 0:
-        raise ValueError(f'rounds must be >= 1 and warmup >= 0, got '
-                         f'rounds={rounds}, warmup={warmup}.')
-    times = [[] for _ in fns]
-    with torch.no_grad():
-        for fn in fns:
-            for _ in range(warmup):
-                fn()
-        for _ in range(rounds):
-            for fn, own in zip(fns, times):
-                fn()
-                start = time.perf_counter()
-                fn()
-                own.append(time.perf_counter() - start)
-    return times
 
 
 def prepare_for_timing(model: nn.Module, example: torch.Tensor,

@@ -5,7 +5,10 @@ from typing import Callable, List, Sequence, Union
 
 import torch
 
-__all__ = ['Device', 'interleaved_median_seconds', 'synchronize']
+__all__ = [
+    'Device', 'interleaved_median_seconds', 'interleaved_seconds',
+    'synchronize'
+]
 
 Device = Union[str, torch.device, None]
 
@@ -17,11 +20,10 @@ def synchronize(device: Device = None) -> None:
         torch.cuda.synchronize(device)
 
 
-def interleaved_median_seconds(fns: Sequence[Callable[[], object]],
-                               warmup: int, repeats: int,
-                               device: Device = None,
-                               training: bool = False) -> List[float]:
-    """Median wall-clock seconds of one call of each of ``fns``, timed in
+def interleaved_seconds(fns: Sequence[Callable[[], object]], warmup: int,
+                        repeats: int, device: Device = None,
+                        training: bool = False) -> List[List[float]]:
+    """Wall-clock seconds of every timed call of each of ``fns``, timed in
     rounds (A, B, C, A, B, C, ...), so that a slow phase of the machine
     falls on every function alike.
 
@@ -38,7 +40,8 @@ def interleaved_median_seconds(fns: Sequence[Callable[[], object]],
     timed call.
 
     Returns:
-        list[float]: one median per function, in the order of ``fns``.
+        list[list[float]]: per function, in the order of ``fns``, its
+        ``repeats`` times in round order.
 
     Raises:
         ValueError: if ``repeats`` < 1 or ``warmup`` < 0.
@@ -61,4 +64,20 @@ def interleaved_median_seconds(fns: Sequence[Callable[[], object]],
                 fn()
                 synchronize(device)
                 own.append(time.perf_counter() - start)
-    return [statistics.median(own) for own in times]
+    return times
+
+
+def interleaved_median_seconds(fns: Sequence[Callable[[], object]],
+                               warmup: int, repeats: int,
+                               device: Device = None,
+                               training: bool = False) -> List[float]:
+    """The median of each function's times of :func:`interleaved_seconds`
+    (same arguments), in the order of ``fns``.
+
+    Raises:
+        ValueError: if ``repeats`` < 1 or ``warmup`` < 0.
+    """
+    return [
+        statistics.median(own) for own in interleaved_seconds(
+            fns, warmup, repeats, device=device, training=training)
+    ]

@@ -2,7 +2,10 @@
 runtime's ``auto`` choice and the benchmarks use."""
 import pytest
 
-from mmfasternet.utils.timing import interleaved_median_seconds
+from mmfasternet.utils.timing import (
+    interleaved_median_seconds,
+    interleaved_seconds,
+)
 
 
 def test_interleaved_timing_runs_in_rounds():
@@ -25,3 +28,13 @@ def test_training_calls_keep_gradients_and_run_once_a_round():
         [lambda: calls.append((weight * 2).requires_grad)], warmup=1,
         repeats=2, training=True)
     assert calls == [True] * 3  # one warm-up, then one timed call a round
+
+
+def test_every_timed_call_is_kept_in_round_order():
+    calls = []
+    times = interleaved_seconds(
+        [lambda: calls.append('a'), lambda: calls.append('b')], warmup=1,
+        repeats=4)
+    assert [len(own) for own in times] == [4, 4]
+    assert all(t >= 0 for own in times for t in own)
+    assert ''.join(calls) == 'ab' + 'aabb' * 4
