@@ -23,6 +23,8 @@ from mmengine.fileio import exists, get_local_path, isdir, join_path
 from mmengine.logging import print_log
 from mmengine.utils import is_abs
 
+from ..utils.dataset_cfgs import iter_dataset_cfgs
+
 SPLIT_LOADERS = dict(train='train_dataloader', val='val_dataloader',
                      test='test_dataloader')
 SPLIT_EVALUATORS = dict(val='val_evaluator', test='test_evaluator')
@@ -88,27 +90,6 @@ def _type_name(dataset_type) -> str:
     name = dataset_type if isinstance(dataset_type, str) else getattr(
         dataset_type, '__name__', '')
     return name.split('.')[-1]
-
-
-def iter_dataset_cfgs(dataset_cfg: dict, key: str,
-                      innermost: bool = True) -> Iterator[Tuple[str, dict]]:
-    """(config key, dataset config) of each dataset under a dataloader's
-    ``dataset``, through wrappers (``dataset``: RepeatDataset,
-    ClassBalancedDataset, MultiImageMixDataset; ``datasets``:
-    ConcatDataset). With ``innermost=False`` the wrappers come too."""
-    if 'dataset' in dataset_cfg:
-        if not innermost:
-            yield key, dataset_cfg
-        yield from iter_dataset_cfgs(dataset_cfg['dataset'], f'{key}.dataset',
-                                     innermost)
-    elif 'datasets' in dataset_cfg:
-        if not innermost:
-            yield key, dataset_cfg
-        for index, child in enumerate(dataset_cfg['datasets']):
-            yield from iter_dataset_cfgs(child, f'{key}.datasets.{index}',
-                                         innermost)
-    else:
-        yield key, dataset_cfg
 
 
 def dataset_specs(cfg: Config, splits: Sequence[str]) -> List[DatasetSpec]:

@@ -26,6 +26,8 @@ from typing import Iterator, List, Optional, Sequence
 import torch
 from mmengine.config import Config
 
+from ..utils.dataset_cfgs import iter_dataset_cfgs
+
 __all__ = [
     'DEFAULT_CALIB_IMAGES', 'Int8ModelError', 'accepted_int8_model',
     'calibration_batches', 'calibration_dataset', 'find_int8_record',
@@ -189,22 +191,8 @@ def accepted_int8_model(cfg: Config, checkpoint: str, num_images: int,
     return record_paths(checkpoint, settings)[0]
 
 
-def _set_pipeline(dataset_cfg, pipeline) -> None:
-    """Give a dataset config (or each dataset inside a wrapper's
-    ``dataset`` / ``datasets``) ``pipeline``."""
-    if 'datasets' in dataset_cfg:
-        for inner in dataset_cfg['datasets']:
-            _set_pipeline(inner, pipeline)
-    elif 'dataset' in dataset_cfg:
-        _set_pipeline(dataset_cfg['dataset'], pipeline)
-    else:
-        dataset_cfg['pipeline'] = copy.deepcopy(pipeline)
-
-
 def _test_pipeline(cfg: Config):
-    dataset_cfg = cfg.test_dataloader.dataset
-    while 'pipeline' not in dataset_cfg and 'dataset' in dataset_cfg:
-        dataset_cfg = dataset_cfg['dataset']
+    dataset_cfg = next(iter_dataset_cfgs(cfg.test_dataloader.dataset, ''))[1]
     pipeline = dataset_cfg.get('pipeline', cfg.get('test_pipeline'))
     if pipeline is None:
         raise ValueError('the config\'s test dataset has no pipeline to run '
@@ -235,7 +223,9 @@ def calibration_dataset(cfg: Config, num_images: int,
         raise ValueError(f'--calib-images must be at least 1, got '
                          f'{num_images}.')
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-    _set_pipeline(dataset_cfg, _test_pipeline(cfg))
+    pipeline = _test_pipeline(cfg)
+    for _, inner in iter_dataset_cfgs(dataset_cfg, ''):
+        inner['pipeline'] = copy.deepcopy(pipeline)
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         dataset = DATASETS.build(dataset_cfg)
     if len(dataset) == 0:
