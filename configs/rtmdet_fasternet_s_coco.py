@@ -11,7 +11,8 @@
 #   and uses them (CSPNeXt's weights were trained on BGR);
 # - the backbone keeps FasterNet's BatchNorm (32 images per GPU is enough
 #   batch for it) and its ImageNet drop path rate, 0.1 for S (the 0.15 of
-#   FasterNet's Mask R-CNN recipe belongs to that 12-epoch schedule).
+#   FasterNet's Mask R-CNN recipe belongs to that 12-epoch schedule);
+# - auto_scale_lr's base batch is RTMDet's 256 (mmdet's config says 16).
 # Not trained by anyone: no COCO result exists for this model.
 _base_ = 'mmdet::rtmdet/rtmdet_s_8xb32-300e_coco.py'
 custom_imports = dict(imports=['mmfasternet'], allow_failed_imports=False)
@@ -32,3 +33,8 @@ model = dict(
             checkpoint='https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_s-epoch.299-val_acc1.81.2840.pth'
         )),
     neck=dict(in_channels=[256, 512, 1024]))
+
+# RTMDet's lr 0.004 is for 8 GPUs x 32 images; mmdet's config keeps the 1x
+# schedule's base batch of 16, with which --auto-scale-lr would multiply it
+# by 16 on the same 8 x 32.
+auto_scale_lr = dict(enable=False, base_batch_size=256)

@@ -10,7 +10,8 @@
 #   the ImageNet mean and std, so the data preprocessor converts BGR to RGB
 #   and uses them (CSPNeXt's weights were trained on BGR);
 # - the backbone keeps FasterNet's BatchNorm (32 images per GPU is enough
-#   batch for it) and its ImageNet drop path rate, 0 for T0.
+#   batch for it) and its ImageNet drop path rate, 0 for T0;
+# - auto_scale_lr's base batch is RTMDet's 256 (mmdet's config says 16).
 # Not trained by anyone: no COCO result exists for this model.
 _base_ = 'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py'
 custom_imports = dict(imports=['mmfasternet'], allow_failed_imports=False)
@@ -31,3 +32,8 @@ model = dict(
             checkpoint='https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t0-epoch.281-val_acc1.71.9180.pth'
         )),
     neck=dict(in_channels=[80, 160, 320]))
+
+# RTMDet's lr 0.004 is for 8 GPUs x 32 images; mmdet's config keeps the 1x
+# schedule's base batch of 16, with which --auto-scale-lr would multiply it
+# by 16 on the same 8 x 32.
+auto_scale_lr = dict(enable=False, base_batch_size=256)
