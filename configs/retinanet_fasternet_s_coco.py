@@ -4,12 +4,11 @@
 # from its input), the RetinaNet head, the 12-epoch schedule (lr x0.1 at
 # epochs 8 and 11, 500 linear warm-up iterations), the 1333x800 keep-ratio
 # pipeline with flip, batch 16 = 8 GPUs x 2.
-# From FasterNet's Mask R-CNN recipe (maskrcnn_fasternet_s_coco.py), because
-# it is the only detection recipe published for FasterNet and the backbone
-# was tuned with it: AdamW lr 2e-4, weight decay 1e-4 (in place of mmdet's
-# SGD, which suits ResNet's frozen-BN setup rather than a backbone trained
-# with AdamW), drop path 0.15, the backbone's BatchNorm trained and no stage
-# frozen (as the original Mask R-CNN ran).
+# From FasterNet's Mask R-CNN recipe (maskrcnn_fasternet_s_coco.py), the
+# only detection recipe published for FasterNet: AdamW lr 2e-4, weight decay
+# 1e-4 (in place of mmdet's SGD, set for ResNet-50 with frozen BN), drop path
+# 0.15, the backbone's BatchNorm trained and no stage frozen (as the original
+# Mask R-CNN ran).
 # Chosen here: the FPN takes FasterNet-S's four stage widths.
 # Not trained by anyone: no COCO result exists for this model.
 _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
