@@ -1,12 +1,14 @@
 """Configuration mistakes are named, with the key to change, before any
 work: options that set a variable the file already copied, class names
-written as a string, a backbone changed without its neck or heads, the lr
+written as a string, a backbone changed without its neck or heads (in every
+detector family of the model zoo), heads left at COCO's classes, the lr
 of accumulated batches, batches a BatchNorm layer cannot train on, and
 folders a run cannot write to. The real tools run in this process on
 small generated sets."""
 import os.path as osp
 
 import pytest
+from mmengine.config import Config
 
 from tests.helpers import REPO_ROOT, load_tool, make_demo_data
 
@@ -152,6 +154,99 @@ def test_a_backbone_changed_without_its_neck_is_named_before_training(
                                 *options(config, data), change])
     assert type(error).__name__ == 'ChannelMismatchError', error
     assert expected in str(error)
+
+
+# The model zoo's detectors of other families than Mask R-CNN, on the
+# generated shapes: (config, the keys of its heads' num_classes, FasterNet-T0
+# widths for its neck, which the S backbone does not return).
+FAMILIES = {
+    'rtmdet': ('rtmdet_fasternet_s_coco.py', ['model.bbox_head'],
+               [80, 160, 320], [256, 512, 1024]),
+    'rtmdet-ins': ('rtmdet-ins_fasternet_s_coco.py', ['model.bbox_head'],
+                   [80, 160, 320], [256, 512, 1024]),
+    'retinanet': ('retinanet_fasternet_s_coco.py', ['model.bbox_head'],
+                  [40, 80, 160, 320], [128, 256, 512, 1024]),
+    'faster-rcnn': ('fasterrcnn_fasternet_s_coco.py',
+                    ['model.roi_head.bbox_head'], [40, 80, 160, 320],
+                    [128, 256, 512, 1024]),
+    'cascade': ('cascade-maskrcnn_fasternet_s_coco.py',
+                [f'model.roi_head.bbox_head.{i}' for i in range(3)] +
+                ['model.roi_head.mask_head'], [40, 80, 160, 320],
+                [128, 256, 512, 1024]),
+}
+
+
+def coco_options(data, train_dataset='train_dataloader.dataset'):
+    """A COCO config on the generated shapes (three classes), without
+    validation or weight loading."""
+    root = data / 'coco'
+    result = [f'{train_dataset}.data_root={root}/',
+              f'{train_dataset}.metainfo.classes=(circle,square,triangle)',
+              f'test_dataloader.dataset.data_root={root}/',
+              'model.backbone.init_cfg=None', 'val_dataloader=None',
+              'val_cfg=None', 'val_evaluator=None']
+    for loader in LOADERS[::2]:
+        result += [f'{loader}.num_workers=0',
+                   f'{loader}.persistent_workers=False']
+    return result
+
+
+def test_a_neck_of_another_variant_is_named_before_training(
+        data, tmp_path, capsys):
+    """RTMDet with FasterNet-S and the CSPNeXt-PAFPN widths of T0: one error
+    from tools/train.py naming the key and the widths that fit."""
+    config, heads, wrong, right = FAMILIES['rtmdet']
+    error = refused(train, osp.join(REPO_ROOT, 'configs', config),
+                    tmp_path / 'work',
+                    coco_options(data) +
+                    [f'{head}.num_classes=3' for head in heads] +
+                    [f'model.neck.in_channels={wrong}'.replace(' ', '')])
+    assert type(error).__name__ == 'ChannelMismatchError', error
+    assert f'model.neck.in_channels is {wrong}' in str(error)
+    assert f'set model.neck.in_channels={right}' in str(error)
+    assert 'Iter(train)' not in str(capsys.readouterr())
+
+
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_every_family_names_a_neck_of_another_variant(family):
+    """The check tools/train.py and tools/test.py run (ChannelCheckHook)
+    reads each family's neck: CSPNeXt-PAFPN (RTMDet, RTMDet-Ins) and FPN
+    (RetinaNet from stride 8, Faster and Cascade R-CNN)."""
+    from mmfasternet.engine.hooks.channel_check_hook import channel_problems
+    from mmfasternet.engine.tasks import build_model_from_config
+    config, _, wrong, right = FAMILIES[family]
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', config))
+    cfg.model.neck.in_channels = wrong
+    problems = channel_problems(build_model_from_config(cfg))
+    assert len(problems) == 1
+    assert problems[0].startswith(f'model.neck.in_channels is {wrong}, but '
+                                  "model.backbone (arch 's'")
+    assert f'set model.neck.in_channels={right}' in problems[0]
+
+
+@pytest.mark.parametrize('family', sorted(FAMILIES) + ['cascade-ms-3x'])
+def test_heads_left_at_coco_classes_are_named_before_training(
+        family, data, tmp_path):
+    """A COCO config trained on three classes with every head left at 80:
+    one error naming each head (all three of Cascade's box heads), before
+    the model is built. The 3x schedule's data is wrapped in a
+    RepeatDataset."""
+    if family == 'cascade-ms-3x':
+        config = 'cascade-maskrcnn_fasternet_s_ms-3x_coco.py'
+        heads = FAMILIES['cascade'][1]
+        cfg_options = coco_options(data, 'train_dataloader.dataset.dataset')
+    else:
+        config, heads = FAMILIES[family][:2]
+        cfg_options = coco_options(data)
+    error = refused(train, osp.join(REPO_ROOT, 'configs', config),
+                    tmp_path / 'work', cfg_options)
+    assert type(error).__name__ == 'DatasetConfigError', error
+    message = str(error)
+    for head in heads:
+        assert f'{head}.num_classes = 80' in message
+    assert message.count('.num_classes = 80') == len(heads)
+    assert 'has 3 classes' in message and 'Set num_classes=3' in message
+    assert not list(tmp_path.glob('work/*/*.log'))
 
 
 # -- 1. --auto-scale-lr with accumulated batches ------------------------------
