@@ -29,8 +29,9 @@ registered for a backend takes precedence over mmdeploy's default one.
   and drops those left without width or height (``min_bbox_size`` of its
   ``test_cfg``); mmdeploy's rewrite does neither, so a box crossing the
   image border kept its outside part (IoU under 0.99 with PyTorch's) and
-  empty boxes took places among the detections kept. Shown by
-  ``test_box_detector_round_trip``.
+  empty boxes took places among the detections kept: in
+  ``test_box_detector_round_trip`` 13 of 100 detections matched without
+  this rewriter, 99-100 with it.
 
 Each takes the arguments of the function it rewrites and is only called by
 mmdeploy inside its export context (``FUNCTION_REWRITER.get_context()``).
