@@ -1,7 +1,7 @@
 """Testing in the inference form."""
 from typing import Optional
 
-from mmengine.hooks import Hook
+from mmengine.hooks import EMAHook, Hook
 from mmengine.registry import HOOKS
 
 from ...deploy import switch_to_deploy
@@ -22,6 +22,13 @@ class DeployHook(Hook):
     ``backbone_runtime`` (:mod:`mmfasternet.deploy.runtime`; the heads
     stay in PyTorch). Used by ``tools/test.py --deploy``; a config names it
     as ``custom_hooks = [dict(type='DeployHook')]``.
+
+    With an ``EMAHook`` (RTMDet's recipe), whose copy of the model is
+    swapped with the model's weights at the start and the end of the test,
+    that copy is switched to the inference form too, so that the swaps
+    pair the same folded weights. (At test time the copy holds the
+    checkpoint's weights, as the model does: the averaged ones, which
+    ``EMAHook`` saves as the checkpoint's ``state_dict``.)
 
     Args:
         backbone_runtime (str): one of
@@ -63,7 +70,12 @@ class DeployHook(Hook):
 
     def before_test(self, runner) -> None:
         model = runner.model
-        switch_to_deploy(getattr(model, 'module', model))
+        model = getattr(model, 'module', model)
+        switch_to_deploy(model)
+        for hook in runner.hooks:
+            if isinstance(hook, EMAHook):
+                switch_to_deploy(hook.ema_model.module)
+                _check_same_tensors(model, hook.ema_model.module)
         runner.logger.info('FasterNet switched to its deploy form.')
         self._backbone = use_backbone_runtime(model, self.backbone_runtime,
                                               int8_model=self.int8_model)
@@ -73,3 +85,17 @@ class DeployHook(Hook):
         backbone = self._backbone
         return backbone.report if isinstance(backbone,
                                               BackboneRuntime) else {}
+
+
+def _check_same_tensors(model, averaged) -> None:
+    """EMAHook swaps ``model``'s parameters and buffers with those of its
+    ``averaged`` copy in order, by position: refuse copies whose shapes do
+    not pair up, before the swap would mix them."""
+    shapes = [[tuple(t.shape) for t in (*m.parameters(), *m.buffers())]
+              for m in (model, averaged)]
+    if shapes[0] != shapes[1]:
+        raise RuntimeError(
+            'EMAHook\'s copy of the model does not have the model\'s '
+            'parameters and buffers after the switch to the deploy form; '
+            'test without the EMAHook (the checkpoint holds its averaged '
+            'weights).')

@@ -61,7 +61,8 @@ def load_configs(deploy_cfg: str, model_cfg: str,
 
 
 def _deploy_config_name(scope: Optional[str]) -> str:
-    return dict(mmdet='instance-seg_onnxruntime_dynamic.py',
+    return dict(mmdet='detection_onnxruntime_dynamic.py, or '
+                'instance-seg_onnxruntime_dynamic.py for masks',
                 mmseg='segmentation_onnxruntime_dynamic.py',
                 mmpretrain='classification_onnxruntime_dynamic.py').get(
                     scope, '*.py')
