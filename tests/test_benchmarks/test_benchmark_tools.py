@@ -24,14 +24,18 @@ def run_tool(*args):
 
 def printed_ratios(log):
     """``{'<name> <form>': {baseline: value}}`` from the ``ratios:``
-    section the benchmark prints, values as printed (2 decimals)."""
+    section the benchmark prints, values as printed (2 decimals, without
+    the interval printed after them)."""
     section = log.split('\nratios:\n', 1)[1]
     ratios = {}
     for line in section.splitlines():
         if not line.startswith('  '):
             break
         head, values = line.strip().split(': ', 1)
-        ratios[head] = dict(value.split(' x') for value in values.split(', '))
+        ratios[head] = {}
+        for value in values.split(', '):
+            name, number = value.split(' x', 1)
+            ratios[head][name] = number.split()[0]
     return ratios
 
 
