@@ -1,0 +1,40 @@
+# Cascade Mask R-CNN FPN 1x on COCO 2017 with FasterNet-S.
+# From mmdet's cascade-mask-rcnn_r50_fpn_1x_coco.py unchanged: the FPN, RPN,
+# the three-stage cascade of box heads (IoU 0.5, 0.6, 0.7) and the mask head,
+# the 12-epoch schedule (lr x0.1 at epochs 8 and 11, 500 linear warm-up
+# iterations), the 1333x800 keep-ratio pipeline with flip, batch 16 = 8 GPUs
+# x 2.
+# From FasterNet's Mask R-CNN recipe (maskrcnn_fasternet_s_coco.py), because
+# it is the only detection recipe published for FasterNet and the backbone
+# was tuned with it: AdamW lr 2e-4, weight decay 1e-4 (in place of mmdet's
+# SGD, which suits ResNet's frozen-BN setup rather than a backbone trained
+# with AdamW), drop path 0.15, the backbone's BatchNorm trained and no stage
+# frozen (as the original Mask R-CNN ran).
+# Chosen here: the FPN takes FasterNet-S's four stage widths.
+# Not trained by anyone: no COCO result exists for this model.
+_base_ = 'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmfasternet'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='FasterNet',
+        arch='s',
+        out_indices=(0, 1, 2, 3),
+        drop_path_rate=0.15,
+        frozen_stages=-1,
+        norm_eval=False,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_s-epoch.299-val_acc1.81.2840.pth'
+        )),
+    neck=dict(in_channels=[128, 256, 512, 1024]))
+
+optim_wrapper = dict(
+    optimizer=dict(
+        _delete_=True,
+        type='AdamW',
+        lr=0.0002,
+        betas=(0.9, 0.999),
+        weight_decay=0.0001))
