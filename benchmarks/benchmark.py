@@ -11,9 +11,13 @@ under the same settings; reference backbones (mmdet's ResNet-50 by default,
 
 Whole models (``model``): inference of detection / segmentation /
 classification configs on a random image at the given shape (data loading
-excluded), training form and deploy form, plus how much of it the backbone
-and the backbone+neck take. Detectors keep exactly 100 detections per image
-(score threshold 0) so that models are compared on equal work.
+excluded), training form and deploy form, all timed in interleaved rounds,
+plus how much of each call the backbone, the backbone+neck and the heads
+(the rest) take, and each config's params and FLOPs at that shape.
+Detectors (two-stage, cascade, RetinaNet, RTMDet, RTMDet-Ins) keep exactly
+100 detections per image (score threshold 0) and their prediction layers
+output constants, so that the detectors of a family do equal head work
+whatever their backbone.
 
     python -m benchmarks.benchmark model configs/maskrcnn_fasternet_s_coco.py \
         mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py --shape 800 1333 --threads 2
@@ -142,8 +146,13 @@ def parse_args(argv=None):
             p.add_argument(
                 '--real-heads', action='store_true',
                 help='keep the detectors\' random prediction layers (by '
-                'default they are zeroed so that every detector keeps the '
-                'same proposals and detections: equal head work)')
+                'default they output constants so that every detector of a '
+                'family keeps the same proposals and detections: equal head '
+                'work)')
+            p.add_argument(
+                '--no-complexity', action='store_true',
+                help='leave out the params and FLOPs of each config (counted '
+                'at --shape as tools/analysis_tools/get_flops.py counts them)')
     p = sub.add_parser(
         'paper-claims', help='FasterNet-T0 vs MobileViT-XXS and FasterNet-L '
         'vs Swin-B, each ratio beside the paper\'s')
@@ -282,10 +291,39 @@ def print_backbone_row(row, device):
 
 
 def print_model_row(row):
+    low, high = row['ci_ms']
     print(f'  {osp.basename(row["config"]):<44} {row["form"]:<30} '
-          f'{row["ms_per_batch"]:>9.1f} ms {row["images_per_s"]:>8.2f}'
-          f' img/s  (backbone {row["backbone_ms"]:.1f} ms, '
-          f'+neck {row["backbone_and_neck_ms"]:.1f} ms)', flush=True)
+          f'{row["ms_per_batch"]:>9.1f} ms [{low:.1f}, {high:.1f}] '
+          f'{row["images_per_s"]:>8.2f} img/s  (backbone '
+          f'{row["backbone_ms"]:.1f} ms, +neck '
+          f'{row["backbone_and_neck_ms"]:.1f} ms, heads '
+          f'{row["head_ms"]:.1f} ms = {100 * row["head_share"]:.0f}%)',
+          flush=True)
+
+
+def print_complexity(rows, shape):
+    """Each config's params and FLOPs (training form), once per config."""
+    seen = {}
+    for row in rows:
+        if 'flops' in row:
+            seen.setdefault(row['config'], row)
+    if not seen:
+        return
+    print(f'\nparams and FLOPs (multiply-accumulates) at {shape[0]}x'
+          f'{shape[1]}, whole model (backbone):')
+    for config, row in seen.items():
+        print(f'  {osp.basename(config):<44} {row["params"] / 1e6:7.2f} M '
+              f'({row["backbone_params"] / 1e6:.2f} M) '
+              f'{row["flops"] / 1e9:8.1f} G ({row["backbone_flops"] / 1e9:.1f}'
+              f' G)')
+
+
+def _speedup_text(row, key):
+    text = f'x{row[key]:.2f}'
+    if key + '_ci' in row:
+        low, high = row[key + '_ci']
+        text += f' (95% CI {low:.2f}-{high:.2f})'
+    return text
 
 
 def print_claim_row(row):
@@ -411,21 +449,31 @@ def print_runtime_row(row):
           flush=True)
 
 
+def whole_model_names(config, baseline_config):
+    """The row names of --whole-model's two configs: their file names, the
+    baseline's marked when both have the same one."""
+    name, baseline = osp.basename(config), osp.basename(baseline_config)
+    if baseline == name:
+        baseline += ' (baseline)'
+    return name, baseline
+
+
 def _whole_models(args):
-    """The backbones of --config's and --baseline-config's models, and a
-    ``call`` that times each whole model's ``predict`` with its backbone in
-    a runtime."""
+    """The backbones of --config's and --baseline-config's models (by
+    :func:`whole_model_names`), the input, and a ``call`` that times each
+    whole model's ``predict`` with its backbone in a runtime."""
     import copy
 
     from benchmarks.inference import build_for_inference
     from mmfasternet.deploy import switch_to_deploy
     from mmfasternet.engine.tasks import model_inputs
     wholes, task = {}, None
-    for config in (args.config, args.baseline_config):
+    names = whole_model_names(args.config, args.baseline_config)
+    for name, config in zip(names, (args.config, args.baseline_config)):
         model, task = build_for_inference(config)
         if any(isinstance(m, FasterNet) for m in model.modules()):
             switch_to_deploy(model)
-        wholes[osp.basename(config)] = model
+        wholes[name] = model
     inputs, samples = model_inputs(task, args.batch, tuple(args.shape))
 
     def call(name, backbone):
@@ -459,7 +507,7 @@ def runtimes(args):
     call = None
     if args.whole_model:
         models, example, call = _whole_models(args)
-        baseline = osp.basename(args.baseline_config)
+        baseline = whole_model_names(args.config, args.baseline_config)[1]
     else:
         if args.config:
             model = switch_to_deploy(build_for_inference(args.config)[0])
@@ -534,15 +582,19 @@ def main(argv=None):
         rows = benchmark_models(args.configs, real_heads=args.real_heads,
                                 backbone_runtimes=args.backbone_runtimes,
                                 calibration=calibration,
+                                complexity=not args.no_complexity,
                                 on_row=print_model_row, **timing)
+    if args.what == 'model':
+        print_complexity(rows, args.shape)
     print('\nratios:')
     for row in rows:
-        ratios = {k: v for k, v in row.items() if k.startswith('speedup')}
+        ratios = [k for k in row
+                  if k.startswith('speedup') and not k.endswith('_ci')]
         if ratios:
             name = row.get('model') or osp.basename(row['config'])
             print(f'  {name} {row["form"]}: ' + ', '.join(
-                f'{k[len("speedup_vs_"):]} x{v:.2f}'
-                for k, v in ratios.items()))
+                f'{k[len("speedup_vs_"):]} {_speedup_text(row, k)}'
+                for k in ratios))
     write_json(args, env, rows)
     return rows
 

@@ -5,16 +5,33 @@ Rows are dicts. Backbone rows: ``model``, ``form``, ``ms_per_batch``,
 ``images_per_s``, and ``speedup_vs_<baseline>`` (img/s over the
 baseline's). Whole-model rows: ``config``, ``task``, ``form``,
 ``ms_per_batch``, ``images_per_s``, ``backbone_ms``,
-``backbone_and_neck_ms`` and ``speedup_vs_last_config``.
+``backbone_and_neck_ms``, ``head_ms``, ``head_share``, the config's
+params and FLOPs, and ``speedup_vs_last_config`` (see
+:func:`benchmark_models`).
 """
 import copy
+import os.path as osp
 import platform
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+import statistics
+import time
+from functools import partial
+from typing import (
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import torch
 import torch.nn as nn
+from mmengine.config import Config
 
 from benchmarks.detection import keep_all_detections, zero_prediction_layers
+from benchmarks.intervals import median_interval, ratio_interval
 from benchmarks.profiling import profile_ops
 from benchmarks.timing import median_seconds, prepare_for_timing
 from mmfasternet import FasterNet
@@ -25,6 +42,7 @@ from mmfasternet.engine.tasks import (
     read_config,
     task_of,
 )
+from mmfasternet.utils.timing import interleaved_seconds, synchronize
 
 from .folding import fold_batchnorms
 
@@ -218,27 +236,109 @@ def add_backbone_speedups(rows: List[dict]) -> List[dict]:
     return rows
 
 
-def build_for_inference(config: str,
-                        real_heads: bool = False) -> Tuple[nn.Module, str]:
-    """A config's model in eval mode with random weights, as
-    :func:`benchmark_models` times it, and its task. Detectors keep
-    exactly 100 detections per image (score threshold 0) and, unless
-    ``real_heads``, get their prediction layers zeroed
-    (:func:`zero_prediction_layers`) so that every detector does the same
-    head work whatever its backbone.
+def build_for_inference(config: Union[str, Config], real_heads: bool = False,
+                        detections: int = 100) -> Tuple[nn.Module, str]:
+    """A config's model (a path, ``pkg::path`` or a :class:`Config`, not
+    modified) in eval mode with random weights, as :func:`benchmark_models`
+    times it, and its task. Detectors keep exactly ``detections`` per image
+    (score threshold 0, :func:`keep_all_detections`) and, unless
+    ``real_heads``, get prediction layers of constant output
+    (:func:`zero_prediction_layers`) so that every detector of a family
+    does the same head work whatever its backbone.
 
     Raises:
         ValueError: for a config of another library, or a detector that
             has none of the prediction layers (pass ``real_heads``).
     """
-    cfg = read_config(config)
+    cfg = copy.deepcopy(read_config(config))
     task = task_of(cfg)
     if task == 'detection':
-        keep_all_detections(cfg.model)
+        keep_all_detections(cfg.model, detections)
     model = build_model_from_config(cfg).eval()
     if task == 'detection' and not real_heads:
         zero_prediction_layers(model)
     return model, task
+
+
+class PartTimes:
+    """Wall-clock seconds a model spends in its backbone and in backbone +
+    neck (``extract_feat``'s parts) during each call of :meth:`wrap`'s
+    function, read by forward hooks on ``model.backbone`` and
+    ``model.neck`` (when it has one), summed over the call (a sliding-window
+    segmentor runs them once per window). On CUDA the device is
+    synchronised at each hook. :meth:`remove` takes the hooks off."""
+
+    def __init__(self, model: nn.Module, device=None):
+        self.device = device
+        self.calls: List[Tuple[float, float]] = []
+        self._backbone = self._features = 0.0
+        self._start = 0.0
+        neck = getattr(model, 'neck', None) if getattr(
+            model, 'with_neck', True) else None
+        self._handles = [
+            model.backbone.register_forward_pre_hook(self._enter),
+            model.backbone.register_forward_hook(self._leave_backbone)]
+        self._neck = isinstance(neck, nn.Module)
+        if self._neck:
+            self._handles.append(neck.register_forward_hook(self._leave_neck))
+
+    def _now(self) -> float:
+        synchronize(self.device)
+        return time.perf_counter()
+
+    def _enter(self, module, args):
+        self._start = self._now()
+
+    def _leave_backbone(self, module, args, output):
+        spent = self._now() - self._start
+        self._backbone += spent
+        if not self._neck:
+            self._features += spent
+
+    def _leave_neck(self, module, args, output):
+        self._features += self._now() - self._start
+
+    def wrap(self, fn: Callable[[], object]) -> Callable[[], object]:
+        """``fn`` that also appends (backbone s, backbone + neck s) of the
+        call to :attr:`calls`."""
+        def call():
+            self._backbone = self._features = 0.0
+            result = fn()
+            self.calls.append((self._backbone, self._features))
+            return result
+        return call
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+
+def model_complexity(config: str, shape: Sequence[int]) -> dict:
+    """Parameters and FLOPs (multiply-accumulates) of a config's model and
+    of its backbone at ``shape`` (H, W), by ``tools/analysis_tools/
+    get_flops.py``'s ``count_flops`` (two-stage detectors counted with 1000
+    RPN proposals): ``params``, ``flops``, ``backbone_params``,
+    ``backbone_flops``."""
+    import importlib.util
+    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools',
+                    'analysis_tools', 'get_flops.py')
+    spec = importlib.util.spec_from_file_location('mmfasternet_get_flops',
+                                                  path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    from mmengine.logging import MMLogger
+
+    # the counter warns of every op it does not count (norms, activations)
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel('ERROR')
+    try:
+        counted = tool.count_flops(config, tuple(shape))
+    finally:
+        logger.setLevel(level)
+    return {key: counted[key] for key in ('params', 'flops',
+                                          'backbone_params',
+                                          'backbone_flops')}
 
 
 def benchmark_models(configs: Iterable[str], batch: int = 1,
@@ -248,6 +348,7 @@ def benchmark_models(configs: Iterable[str], batch: int = 1,
                      real_heads: bool = False,
                      backbone_runtimes: Sequence[str] = (),
                      calibration: Optional[Sequence[torch.Tensor]] = None,
+                     complexity: bool = True,
                      on_row: RowCallback = None) -> List[dict]:
     """Time the inference of each config's model (``predict``, fp32) on a
     random (``batch``, 3, H, W) input with the data samples it needs (data
@@ -256,9 +357,14 @@ def benchmark_models(configs: Iterable[str], batch: int = 1,
     ``backbone_runtimes``, its last form with the backbone run in that
     runtime (:func:`~mmfasternet.deploy.runtime.use_backbone_runtime`, set
     up before timing; the heads stay eager), as ``tools/test.py --deploy
-    --backbone-runtime`` runs it. Also its backbone alone and backbone +
-    neck (``extract_feat``). Models are built by
-    :func:`build_for_inference` (``real_heads``: see there).
+    --backbone-runtime`` runs it. Every form of every config is timed in
+    the same interleaved rounds
+    (:func:`~mmfasternet.utils.timing.interleaved_seconds`: ``warmup``
+    untimed calls each, then ``repeats`` rounds), and each timed call also
+    gives the time of its backbone and of backbone + neck
+    (:class:`PartTimes`); the rest of the call is the heads' (with their
+    post-processing). Models are built by :func:`build_for_inference`
+    (``real_heads``: see there).
 
     Args:
         configs: paths or ``pkg::path`` of installed libraries' configs.
@@ -268,15 +374,23 @@ def benchmark_models(configs: Iterable[str], batch: int = 1,
         calibration: the calibration inputs of the INT8 runtimes (batches
             of the backbone's input, e.g.
             :func:`benchmarks.runtimes.calibration_images`).
-        on_row: called with each row as soon as it is measured.
+        complexity: also count each config's parameters and FLOPs at
+            ``shape`` (:func:`model_complexity`).
+        on_row: called with each row, after all are timed.
 
     Returns:
         list[dict]: per config, the forms ``eval`` and, for FasterNet,
         ``deploy``, then ``<form> + <runtime> backbone`` per runtime; each
-        row has ``runtime`` (``'eager'`` or the backbone runtime that ran,
-        with its ``backbone_runtime`` report); speed-ups against the last
-        config when more than one config was timed
-        (:func:`add_model_speedups`).
+        row has ``ms_per_batch`` (the median), ``ci_ms`` (its 95%
+        interval), ``times_ms`` (every round), ``images_per_s``,
+        ``backbone_ms``, ``backbone_and_neck_ms``, ``head_ms`` (medians
+        over the rounds; heads: the call's time outside backbone + neck)
+        and ``head_share`` (the median of the heads' share of each call),
+        ``runtime`` (``'eager'`` or the backbone runtime that ran, with its
+        ``backbone_runtime`` report), with ``complexity`` the config's
+        ``params``, ``flops``, ``backbone_params`` and ``backbone_flops``
+        (the training form's), and speed-ups against the last config when
+        more than one config was timed (:func:`add_model_speedups`).
 
     Raises:
         ValueError: for a config of another library, a detector that has
@@ -295,7 +409,7 @@ def benchmark_models(configs: Iterable[str], batch: int = 1,
     device = torch.device(device)
     memory_format = (torch.channels_last if channels_last else
                      torch.contiguous_format)
-    rows = []
+    rows, timed = [], []
     configs = list(configs)
     for config in configs:
         model, task = build_for_inference(config, real_heads)
@@ -313,30 +427,45 @@ def benchmark_models(configs: Iterable[str], batch: int = 1,
             with torch.no_grad():
                 backbone(inputs)  # export or compile, outside the timing
             forms.append((f'{last_form} + {runtime} backbone', variant))
+        counted = (model_complexity(config, shape) if complexity else {})
         for form, variant in forms:
             variant = variant.to(device, memory_format=memory_format)
-            whole = median_seconds(
-                lambda: variant.predict(inputs, samples)
-                if samples is not None else variant(inputs, mode='predict'),
-                warmup, repeats, device)
-            backbone = median_seconds(lambda: variant.backbone(inputs),
-                                      warmup, repeats, device)
-            features = median_seconds(lambda: variant.extract_feat(inputs),
-                                      warmup, repeats, device)
-            rows.append(dict(
-                config=config, task=task, form=form,
-                ms_per_batch=whole * 1e3,
-                images_per_s=batch / whole,
-                backbone_ms=backbone * 1e3,
-                backbone_and_neck_ms=features * 1e3))
+            parts = PartTimes(variant, device)
+            if samples is None:
+                fn = partial(variant, inputs, mode='predict')
+            else:
+                fn = partial(variant.predict, inputs, samples)
+            timed.append((parts, parts.wrap(fn)))
+            row = dict(config=config, task=task, form=form, **counted)
             report = getattr(variant.backbone, 'report', None)
-            rows[-1]['runtime'] = report['runtime'] if report else 'eager'
+            row['runtime'] = report['runtime'] if report else 'eager'
             if report:
-                rows[-1]['backbone_runtime'] = report
-            if on_row is not None:
-                on_row(rows[-1])
+                row['backbone_runtime'] = report
+            rows.append(row)
+    times = interleaved_seconds([fn for _, fn in timed], warmup, repeats,
+                                device)
+    for row, (parts, _), own in zip(rows, timed, times):
+        parts.remove()
+        # the timed call of round i is the function's (warmup + 2i + 1)-th
+        calls = parts.calls[warmup + 1::2]
+        backbone = [b for b, _ in calls]
+        features = [f for _, f in calls]
+        head = [t - f for t, f in zip(own, features)]
+        whole = statistics.median(own)
+        row.update(
+            ms_per_batch=whole * 1e3, images_per_s=batch / whole,
+            ci_ms=[t * 1e3 for t in median_interval(own)],
+            times_ms=[t * 1e3 for t in own],
+            backbone_ms=statistics.median(backbone) * 1e3,
+            backbone_and_neck_ms=statistics.median(features) * 1e3,
+            head_ms=statistics.median(head) * 1e3,
+            head_share=statistics.median(
+                h / t for h, t in zip(head, own)))
     if len(configs) > 1:
         add_model_speedups(rows)
+    if on_row is not None:
+        for row in rows:
+            on_row(row)
     return rows
 
 
@@ -346,9 +475,18 @@ def add_model_speedups(rows: List[dict]) -> List[dict]:
     last row of the same ``runtime`` (a row without one is eager; with one
     runtime throughout, the last row); for a row of another runtime,
     ``speedup_vs_last_config_eager`` too, over the last eager row (the
-    baseline as its own library runs it). Returns ``rows``."""
+    baseline as its own library runs it). Rows timed in the same rounds
+    (with ``times_ms``) also get each speed-up's 95% interval over the
+    paired rounds (:func:`~benchmarks.intervals.ratio_interval`), under the
+    same key with ``_ci`` appended. Returns ``rows``."""
     def runtime(row):
         return row.get('runtime', 'eager')
+
+    def add(row, key, other):
+        row[key] = row['images_per_s'] / other['images_per_s']
+        if 'times_ms' in row and 'times_ms' in other:
+            row[key + '_ci'] = list(ratio_interval(other['times_ms'],
+                                                   row['times_ms']))
 
     last = {}
     for row in rows:
@@ -356,12 +494,10 @@ def add_model_speedups(rows: List[dict]) -> List[dict]:
     for row in rows:
         same = last.get(runtime(row))
         if same is not None and row is not same:
-            row['speedup_vs_last_config'] = (
-                row['images_per_s'] / same['images_per_s'])
+            add(row, 'speedup_vs_last_config', same)
         eager = last.get('eager')
         if runtime(row) != 'eager' and eager is not None:
-            row['speedup_vs_last_config_eager'] = (
-                row['images_per_s'] / eager['images_per_s'])
+            add(row, 'speedup_vs_last_config_eager', eager)
     return rows
 
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, load_tool
 
 BENCHMARK = ('-m', 'benchmarks.benchmark')
 
@@ -24,14 +24,18 @@ def run_tool(*args):
 
 def printed_ratios(log):
     """``{'<name> <form>': {baseline: value}}`` from the ``ratios:``
-    section the benchmark prints, values as printed (2 decimals)."""
+    section the benchmark prints, values as printed (2 decimals, without
+    the interval printed after them)."""
     section = log.split('\nratios:\n', 1)[1]
     ratios = {}
     for line in section.splitlines():
         if not line.startswith('  '):
             break
         head, values = line.strip().split(': ', 1)
-        ratios[head] = dict(value.split(' x') for value in values.split(', '))
+        ratios[head] = {}
+        for value in values.split(', '):
+            name, number = value.split(' x', 1)
+            ratios[head][name] = number.split()[0]
     return ratios
 
 
@@ -107,12 +111,28 @@ def test_model_benchmark_ratios_against_the_last_config(tmp_path):
     last = rows[-1]
     assert 'speedup_vs_last_config' not in last
     printed = printed_ratios(log)
+    counted = load_tool('analysis_tools/get_flops').count_flops(
+        configs[-1], (64, 64))
+    for row in rows:
+        # parts of the same timed calls: backbone <= + neck <= whole
+        assert 0 < row['backbone_ms'] <= row['backbone_and_neck_ms'] <= (
+            row['ms_per_batch'])
+        assert 0 <= row['head_share'] < 1
+        assert row['ci_ms'][0] <= row['ms_per_batch'] <= row['ci_ms'][1]
+        assert row['flops'] > row['backbone_flops'] > 0
+        assert row['params'] > row['backbone_params'] > 0
+        if row['config'] == configs[-1]:
+            for key in ('params', 'flops', 'backbone_params',
+                        'backbone_flops'):
+                assert row[key] == counted[key]
+    assert 'params and FLOPs' in log
     for row in rows[:-1]:
         assert_consistent(row, batch=1)
-        assert 0 < row['backbone_ms'] and 0 < row['backbone_and_neck_ms']
         expected = row['images_per_s'] / last['images_per_s']
         assert row['speedup_vs_last_config'] == pytest.approx(expected,
                                                               rel=1e-12)
+        low, high = row['speedup_vs_last_config_ci']  # one round: the ratio
+        assert low == pytest.approx(expected) == high
         line = f'{osp.basename(row["config"])} {row["form"]}'
         assert printed[line] == dict(last_config=f'{expected:.2f}')
     assert len(printed) == len(rows) - 1

@@ -87,3 +87,36 @@ def test_calibration_from_a_folder_of_images(tmp_path):
     assert '0.jpg, 1.jpg' in text
     with pytest.raises(FileNotFoundError):
         calibration_images(str(tmp_path / 'missing_images'), 2, (16, 24))
+
+
+def test_whole_model_runtimes(tmp_path):
+    """``--whole-model``: each config's whole detector with its backbone in
+    each runtime, the baseline (here the same config, named apart) in the
+    same runtimes; the ratios are those of the rows' own rounds."""
+    pytest.importorskip('onnxruntime')
+    out = tmp_path / 'whole.json'
+    demo = 'configs/demo/maskrcnn_fasternet_t0_shapes_demo.py'
+    log = run_tool(*BENCHMARK, 'runtimes', '--whole-model', '--config', demo,
+                   '--baseline-config', demo, '--runtimes', 'eager',
+                   'onnxruntime', '--shape', '64', '64', '--rounds', '2',
+                   '--warmup', '0', '--threads', '1', '--json', str(out))
+    result = json.loads(out.read_text())
+    assert result['settings']['whole_model']
+    assert '--whole-model' in result['command']
+    name = 'maskrcnn_fasternet_t0_shapes_demo.py'
+    baseline = name + ' (baseline)'
+    rows = result['rows']
+    assert [(r['model'], r['backbone_runtime']) for r in rows] == [
+        (model, runtime) for model in (name, baseline)
+        for runtime in ('eager', 'onnxruntime')]
+    by_key = {(r['model'], r['backbone_runtime']): r for r in rows}
+    for row in rows:
+        assert ROW_KEYS <= set(row) and len(row['times_ms']) == 2
+        assert row['parity_ok'], row
+        if row['model'] == name:
+            other = by_key[baseline, row['backbone_runtime']]
+            assert row['vs_baseline']['speedup'] == pytest.approx(
+                other['median_ms'] / row['median_ms'])
+        else:
+            assert 'vs_baseline' not in row
+    assert f'(baseline {baseline})' in log
