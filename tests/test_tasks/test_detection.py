@@ -369,8 +369,8 @@ def test_user_config_outside_the_repo(coco_root, tmp_path):
 
 def test_get_flops_tool_on_a_detector():
     config = osp.join(REPO, 'configs', 'maskrcnn_fasternet_t0_coco.py')
-    out = run([sys.executable, tool('analysis_tools/get_flops.py'), config,
-               '--shape', '320', '256'], cwd=REPO)
+    _, out = run_tool('analysis_tools/get_flops',
+                      [config, '--shape', '320', '256'])
     assert 'input:    1x3x320x256' in out
     params = float(re.search(r'params:\s+([\d.]+) M', out).group(1))
     backbone = float(re.search(r'\(backbone ([\d.]+) M\)', out).group(1))
