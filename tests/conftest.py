@@ -25,6 +25,44 @@ else:
     torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+# The modules whose tests start the tools (trainings, tests, several
+# processes) run for minutes each, longest first. `make test` hands whole
+# modules to its workers (``--dist loadfile``): given out first, the long
+# ones end before the many short modules do, and the workers finish
+# together rather than one waiting on a long module handed out last.
+LONG_RUNNING = (
+    'tests/test_tasks/test_detection.py',
+    'tests/test_tasks/test_classification.py',
+    'tests/test_engine/test_resume.py',
+    'tests/test_engine/test_crash_safety.py',
+    'tests/test_tasks/test_segmentation.py',
+    'tests/test_tasks/test_realdata.py',
+    'tests/test_engine/test_distributed.py',
+    'tests/test_engine/test_test_options.py',
+    'tests/test_datasets/test_dataset_checks.py',
+    'tests/test_packaging.py',
+)
+
+
+def pytest_configure(config):
+    # pytest-xdist would otherwise hand out the modules with the most
+    # tests first, whatever their length (the long ones have few tests).
+    if hasattr(config.option, 'loadscopereorder'):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items):
+    """The LONG_RUNNING modules first, in that order; the others after, in
+    the order collected."""
+    first = {name: index for index, name in enumerate(LONG_RUNNING)}
+
+    def rank(item):
+        path = osp.relpath(str(item.path), REPO_ROOT).replace(os.sep, '/')
+        return first.get(path, len(first))
+
+    items.sort(key=rank)
+
+
 @pytest.fixture
 def repo_root():
     return REPO_ROOT

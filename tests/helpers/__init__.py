@@ -3,6 +3,9 @@ with the package): seeded models, the repository's tools run as a user
 runs them, and independent recomputations of reported metrics. Test
 configs import :mod:`.fault_hooks` through ``custom_imports``, with the
 repository root on ``PYTHONPATH``."""
+import contextlib
+import io
+import itertools
 import os
 import os.path as osp
 import re
@@ -13,8 +16,8 @@ import torch
 
 __all__ = [
     'REPO_ROOT', 'build_from_config', 'load_tool', 'make_demo_data',
-    'parse_metrics', 'randomize_norm_stats', 'run', 'segmentation_scores',
-    'trained_backbone'
+    'parse_metrics', 'randomize_norm_stats', 'run', 'run_tool',
+    'segmentation_scores', 'trained_backbone'
 ]
 
 # The checkout this package is imported from.
@@ -104,6 +107,41 @@ def load_tool(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+_tool_runs = itertools.count()
+
+
+def run_tool(name, argv, cwd=REPO_ROOT):
+    """``tools/<name>.py`` ``main(argv)`` in this process, from ``cwd``: the
+    tool's whole code path without the seconds a fresh interpreter spends
+    importing torch and the OpenMMLab libraries. Returns what ``main``
+    returned and what the tool printed and logged (stdout and stderr).
+
+    Each run gets its own experiment and visualizer names (added to
+    ``--cfg-options``): mmengine keeps one logger, visualizer and scope
+    instance per name for the whole process, and a second run of the same
+    config in the same second would reuse the first one's. An exception
+    of the tool (``SystemExit`` for an argparse error) propagates with the
+    output so far as its ``output`` attribute."""
+    argv = [str(arg) for arg in argv]
+    run = next(_tool_runs)
+    names = [f'experiment_name=tool_run_{run}',
+             f'visualizer.name=tool_run_{run}']
+    if '--cfg-options' in argv:
+        argv[argv.index('--cfg-options') + 1:0] = names
+    else:
+        argv += ['--cfg-options', *names]
+    # a buffer that stays open: the run's logger keeps writing to it
+    output = io.StringIO()
+    try:
+        with contextlib.chdir(cwd), contextlib.redirect_stdout(output), \
+                contextlib.redirect_stderr(output):
+            returned = load_tool(name).main(argv)
+    except BaseException as error:
+        error.output = output.getvalue()
+        raise
+    return returned, output.getvalue()
 
 
 def segmentation_scores(predictions, num_classes, reduce_zero_label=True):

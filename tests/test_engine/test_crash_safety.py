@@ -8,7 +8,7 @@ import signal
 import pytest
 import torch
 
-from tests.helpers import make_demo_data
+from tests.helpers import make_demo_data, run_tool
 from tests.helpers.training_runs import (
     dist_train,
     recorded_losses,
@@ -44,8 +44,9 @@ def test_crash_while_writing_a_checkpoint_loses_nothing(
     assert torch.load(first, weights_only=True)['meta']['epoch'] == 1
     assert (work_dir / 'last_checkpoint').read_text() == str(first)
 
-    log = train(write_cls_config(tmp_path, imagenet_root), work_dir,
-                '--resume').stdout
+    # the resumed run: tools/train.py's main in this process
+    _, log = run_tool('train', [write_cls_config(tmp_path, imagenet_root),
+                                '--work-dir', work_dir, '--resume'])
     assert f'Resuming from {first} (epoch 1, iteration 8)' in log
     assert 'Epoch(train) [2][8/8]' in log and 'Epoch(train) [1]' not in log
     assert sorted(os.listdir(work_dir)) == sorted(

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from mmfasternet.engine.resume import find_resumable_checkpoint
-from tests.helpers import make_demo_data
+from tests.helpers import make_demo_data, run_tool
 from tests.helpers.training_runs import train, write_cls_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -285,13 +285,16 @@ def test_resume_continues_the_last_run_of_a_work_dir(tmp_path, imagenet_root):
     """Run A trains 4 epochs into a work dir; run B, with another lr, trains
     there too and dies in its third epoch. --resume continues B from its
     epoch_2.pth (what last_checkpoint names), not A's epoch_4.pth, which is
-    further, and says that epoch_4.pth belongs to another run."""
+    further, and says that epoch_4.pth belongs to another run. Run A and
+    the resumed run B are tools/train.py's ``main`` in this process; the
+    killed run is a process of its own."""
     work_dir = tmp_path / 'work'
     # batches of 8: 2 iterations an epoch, no validation
     short = ("train_dataloader['batch_size'] = 8\n"
              'train_cfg = dict(max_epochs={}, val_interval=100)\n')
-    train(write_cls_config(tmp_path, imagenet_root, name='a.py',
-                           extra=short.format(4)), work_dir)
+    run_tool('train', [write_cls_config(tmp_path, imagenet_root, name='a.py',
+                                        extra=short.format(4)),
+                       '--work-dir', work_dir])
     assert (work_dir / 'epoch_4.pth').is_file()
     run_b = short.format(3) + \
         'optim_wrapper = dict(optimizer=dict(lr=1e-4))\n'
@@ -301,8 +304,9 @@ def test_resume_continues_the_last_run_of_a_work_dir(tmp_path, imagenet_root):
                          name='b_killed.py', extra=run_b), work_dir,
         expect_ok=False)
     assert killed.returncode == -signal.SIGKILL
-    log = train(write_cls_config(tmp_path, imagenet_root, name='b.py',
-                                 extra=run_b), work_dir, '--resume').stdout
+    _, log = run_tool('train', [write_cls_config(tmp_path, imagenet_root,
+                                                 name='b.py', extra=run_b),
+                                '--work-dir', work_dir, '--resume'])
     assert (f'Resuming from {work_dir / "epoch_2.pth"} (epoch 2, iteration '
             '4), the checkpoint last_checkpoint names') in log
     assert 'epoch_4.pth belong to another run in the same work dir' in log

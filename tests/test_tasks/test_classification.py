@@ -15,7 +15,12 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from tests.helpers import load_tool, make_demo_data, randomize_norm_stats
+from tests.helpers import (
+    load_tool,
+    make_demo_data,
+    randomize_norm_stats,
+    run_tool,
+)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs',
@@ -226,16 +231,22 @@ def test_the_head_is_registered_by_its_module_with_mmpretrain_losses():
             '(dict(), dict(loss=dict(type="LabelSmoothLoss", '
             'label_smooth_val=0.1, mode="original")))]\n'
             'print(type(heads[0]).__mro__[1].__module__)\n'
-            'print(*(type(h.loss_module).__module__ for h in heads))')
+            'print(*(type(h.loss_module).__module__ for h in heads))\n'
+            # a misspelt argument is an error naming it, under that scope
+            'with DefaultScope.overwrite_default_scope("mmdet"):\n'
+            '    try:\n'
+            '        MODELS.build(dict(type="FasterNetClsHead", '
+            'num_classes=5, in_channel=8))\n'
+            '    except Exception as error:\n'
+            '        print("refused:", repr(str(error)))\n')
     result = run(['-c', code])
-    assert result.stdout.split() == [
+    built, misspelt = result.stdout.split('refused:')
+    assert built.split() == [
         'mmpretrain.models.heads.cls_head',
         'mmpretrain.models.losses.cross_entropy_loss',
         'mmpretrain.models.losses.label_smooth_loss'
     ]
-    result = run(['-c', code.replace('in_channels', 'in_channel')],
-                 expect_ok=False)
-    assert result.returncode != 0 and 'in_channel' in result.stderr
+    assert 'in_channel' in misspelt
 
 
 def test_classification_configs_import_the_head():
@@ -297,8 +308,23 @@ def test_data_follows_the_imagenet_layout(trained):
         assert labels == [0, 1, 2, 0, 1, 2]
 
 
-def top1_of(result):
-    line = [r for r in result.stdout.splitlines()
+def run_test_tool(*argv):
+    """tools/test.py's ``main(argv)`` in this process (see
+    ``tests.helpers.run_tool``): what it printed and logged."""
+    return run_tool('test', argv)[1]
+
+
+def refused(*argv):
+    """What tools/test.py says as it stops with an argparse error (exit
+    status 2)."""
+    with pytest.raises(SystemExit) as error:
+        run_tool('test', argv)
+    assert error.value.code == 2
+    return error.value.output
+
+
+def top1_of(out):
+    line = [r for r in out.splitlines()
             if r.startswith('metrics: ')][-1]
     return float(re.search(r'accuracy/top1=([\d.]+)', line).group(1))
 
@@ -308,10 +334,9 @@ def test_train_then_test_reports_top1(trained):
     of mmpretrain's inferencer on the same images, and is far above
     chance (33.3) after this short run."""
     assert 'Switch train pipeline at epoch 9' in trained['train_log']
-    result = run([tool('test.py'), DEMO_CONFIG, str(trained['checkpoint']),
-                  '--eval', 'accuracy', '--cfg-options',
-                  *trained['options']])
-    top1 = top1_of(result)
+    top1 = top1_of(run_test_tool(
+        DEMO_CONFIG, trained['checkpoint'], '--eval', 'accuracy',
+        '--cfg-options', *trained['options']))
 
     from mmpretrain import ImageClassificationInferencer
     inferencer = ImageClassificationInferencer(
@@ -332,24 +357,22 @@ def test_train_then_test_reports_top1(trained):
     # the other test.py options on a classifier: flip TTA (mmpretrain's
     # AverageClsScoreTTA) with raw predictions; every image drawn
     work = trained['work'] / 'test_options'
-    result = run([tool('test.py'), DEMO_CONFIG, str(trained['checkpoint']),
-                  '--work-dir', str(work), '--tta', '--out',
-                  str(work / 'predictions.pkl'), '--cfg-options',
-                  *trained['options']])
-    assert top1_of(result) >= 50
+    out = run_test_tool(DEMO_CONFIG, trained['checkpoint'],
+                    '--work-dir', work, '--tta', '--out',
+                    work / 'predictions.pkl', '--cfg-options',
+                    *trained['options'])
+    assert top1_of(out) >= 50
     assert (work / 'predictions.pkl').is_file()
-    result = run([tool('test.py'), DEMO_CONFIG, str(trained['checkpoint']),
-                  '--work-dir', str(work), '--show-dir', 'vis',
-                  '--cfg-options', *trained['options']])
-    assert top1_of(result) == top1
+    out = run_test_tool(DEMO_CONFIG, trained['checkpoint'],
+                    '--work-dir', work, '--show-dir', 'vis',
+                    '--cfg-options', *trained['options'])
+    assert top1_of(out) == top1
     assert len(list(work.glob('vis/*.png'))) == len(labels)
-    result = run([tool('test.py'), DEMO_CONFIG, str(trained['checkpoint']),
-                  '--tta', '--show-dir', 'vis'], expect_ok=False)
-    assert result.returncode == 2 and 'single-view' in result.stderr
-
-    result = run([tool('test.py'), DEMO_CONFIG, str(trained['checkpoint']),
-                  '--eval', 'mIoU'], expect_ok=False)
-    assert result.returncode == 2 and 'choose from accuracy' in result.stderr
+    assert 'single-view' in refused(DEMO_CONFIG,
+                                    trained['checkpoint'], '--tta',
+                                    '--show-dir', 'vis')
+    assert 'choose from accuracy' in refused(
+        DEMO_CONFIG, trained['checkpoint'], '--eval', 'mIoU')
 
 
 def test_original_and_timm_layouts_test_the_same(trained, tmp_path):
@@ -377,25 +400,21 @@ def test_original_and_timm_layouts_test_the_same(trained, tmp_path):
     # The reference: the mmfasternet checkpoint itself through the same
     # tool, computed here whatever ran before (and the top-1 of
     # test_train_then_test_reports_top1 when that ran first).
-    result = run([tool('test.py'), DEMO_CONFIG, str(trained['checkpoint']),
-                  '--eval', 'accuracy', '--cfg-options',
-                  *trained['options']])
-    reference = top1_of(result)
+    reference = top1_of(run_test_tool(
+        DEMO_CONFIG, trained['checkpoint'], '--eval', 'accuracy',
+        '--cfg-options', *trained['options']))
     assert reference == trained.get('top1', reference)
     for name in ('original.pth', 'timm.pth'):
-        result = run([tool('test.py'), DEMO_CONFIG, str(tmp_path / name),
-                      '--eval', 'accuracy', '--cfg-options',
-                      *trained['options']])
-        assert top1_of(result) == reference, name
-        assert 'do not match exactly' not in result.stdout + result.stderr
+        out = run_test_tool(DEMO_CONFIG, tmp_path / name, '--eval',
+                        'accuracy', '--cfg-options', *trained['options'])
+        assert top1_of(out) == reference, name
+        assert 'do not match exactly' not in out
 
+    from mmfasternet.models.utils import CheckpointMismatchError
     t1_config = osp.join(REPO, 'configs', 'fasternet_t1_imagenet.py')
-    result = run([tool('test.py'), t1_config, str(tmp_path / 'original.pth'),
-                  '--cfg-options', *loader_options(trained['root'])],
-                 expect_ok=False)
-    assert result.returncode != 0
-    assert 'CheckpointMismatchError' in result.stderr
-    assert 'FasterNet-T0' in result.stderr
+    with pytest.raises(CheckpointMismatchError, match='FasterNet-T0'):
+        run_tool('test', [t1_config, tmp_path / 'original.pth',
+                          '--cfg-options', *loader_options(trained['root'])])
 
 
 @pytest.mark.parametrize('config', [
@@ -515,13 +534,12 @@ def test_imagenet_config_evaluates_an_original_release_file(trained,
     path = tmp_path / 'fasternet_t0-epoch.281-val_acc1.71.9180.pth'
     torch.save(timm_to_original(timm_fasternet('t0').state_dict()), path)
     config = osp.join(REPO, 'configs', 'fasternet_t0_imagenet.py')
-    result = run([tool('test.py'), config, str(path), '--eval', 'accuracy',
-                  '--work-dir', str(tmp_path / 'test'), '--cfg-options',
-                  'test_dataloader.batch_size=30',
-                  *loader_options(trained['root'])])
-    line = [r for r in result.stdout.splitlines()
-            if r.startswith('metrics: ')][-1]
+    out = run_test_tool(config, path, '--eval', 'accuracy',
+                    '--work-dir', tmp_path / 'test', '--cfg-options',
+                    'test_dataloader.batch_size=30',
+                    *loader_options(trained['root']))
+    line = [r for r in out.splitlines() if r.startswith('metrics: ')][-1]
     assert 'accuracy/top1=' in line and 'accuracy/top5=' in line
-    assert 'Epoch(test) [3/3]' in result.stdout + result.stderr
+    assert 'Epoch(test) [3/3]' in out
     # every tensor of the file found its place, and nothing is missing
-    assert 'do not match exactly' not in result.stdout + result.stderr
+    assert 'do not match exactly' not in out

@@ -5,7 +5,6 @@ import json
 import os.path as osp
 import pickle
 import re
-import subprocess
 import sys
 import textwrap
 
@@ -14,7 +13,13 @@ import torch
 from mmengine.config import Config
 
 from mmfasternet.model_zoo import find_model
-from tests.helpers import load_tool, make_demo_data, parse_metrics, run
+from tests.helpers import (
+    load_tool,
+    make_demo_data,
+    parse_metrics,
+    run,
+    run_tool,
+)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET_CONFIGS = sorted(
@@ -204,6 +209,9 @@ def test_ms_3x_recipe_is_mmdets_with_the_original_optimizer(arch):
 
 
 def test_train_test_resume_end_to_end(coco_root, tmp_path):
+    """tools/train.py as a user starts it (a fresh interpreter); the
+    tests of its checkpoint and the resumed training run the tools'
+    ``main`` in this process."""
     config = osp.join(REPO, 'configs', 'demo',
                       'maskrcnn_fasternet_t0_shapes_demo.py')
     work_dir = tmp_path / 'work'
@@ -224,10 +232,12 @@ def test_train_test_resume_end_to_end(coco_root, tmp_path):
     checkpoint = work_dir / 'epoch_2.pth'
     assert checkpoint.is_file()
 
-    log = run([sys.executable, tool('test.py'), config, str(checkpoint),
-               '--work-dir', str(tmp_path / 'test'), '--eval', 'bbox', 'segm',
-               '--show-dir', 'vis', '--out', str(tmp_path / 'preds.pkl'),
-               '--cfg-options'] + options, cwd=REPO)
+    def tool_log(name, *argv):
+        return run_tool(name, [config, *argv, '--cfg-options', *options])[1]
+
+    log = tool_log('test', checkpoint, '--work-dir', tmp_path / 'test',
+                   '--eval', 'bbox', 'segm', '--show-dir', 'vis', '--out',
+                   tmp_path / 'preds.pkl')
     for metric in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP',
                    'coco/segm_mAP_50'):
         assert re.search(rf'{metric}: [\d.]+', log), metric
@@ -237,33 +247,30 @@ def test_train_test_resume_end_to_end(coco_root, tmp_path):
     assert (tmp_path / 'preds.pkl').stat().st_size > 0
 
     # --eval bbox alone changes the evaluator: no segm metrics.
-    log = run([sys.executable, tool('test.py'), config, str(checkpoint),
-               '--work-dir', str(tmp_path / 'test_bbox'), '--eval', 'bbox',
-               '--cfg-options'] + options, cwd=REPO)
+    log = tool_log('test', checkpoint, '--work-dir', tmp_path / 'test_bbox',
+                   '--eval', 'bbox')
     assert 'coco/bbox_mAP' in log and 'coco/segm_mAP' not in log
 
     # 2.x-style --format-only writes COCO json instead of scoring.
-    run([sys.executable, tool('test.py'), config, str(checkpoint),
-         '--work-dir', str(tmp_path / 'format'), '--format-only',
-         '--cfg-options'] + options, cwd=REPO)
+    tool_log('test', checkpoint, '--work-dir', tmp_path / 'format',
+             '--format-only')
     for kind in ('bbox', 'segm'):
         results = tmp_path / 'format' / 'format_only' / f'results.{kind}.json'
         assert isinstance(json.loads(results.read_text()), list)
 
-    # mmdet's TTA refuses mask heads: one clear error, before any work.
-    result = subprocess.run(
-        [sys.executable, tool('test.py'), config, str(checkpoint), '--tta',
-         '--cfg-options'] + options, cwd=REPO, capture_output=True, text=True)
-    assert result.returncode != 0
-    assert 'does not support instance segmentation' in result.stderr
+    # mmdet's TTA refuses mask heads: one clear (argparse) error, before
+    # any work.
+    with pytest.raises(SystemExit) as error:
+        tool_log('test', checkpoint, '--tta')
+    assert error.value.code == 2
+    assert 'does not support instance segmentation' in error.value.output
 
     # The deploy form, its backbone in onnxruntime, predicts the same,
     # image by image.
-    log = run([sys.executable, tool('test.py'), config, str(checkpoint),
-               '--work-dir', str(tmp_path / 'test_deploy'), '--eval', 'bbox',
-               'segm', '--deploy', '--backbone-runtime', 'onnxruntime',
-               '--out', str(tmp_path / 'deployed.pkl'),
-               '--cfg-options'] + options, cwd=REPO)
+    log = tool_log('test', checkpoint, '--work-dir',
+                   tmp_path / 'test_deploy', '--eval', 'bbox', 'segm',
+                   '--deploy', '--backbone-runtime', 'onnxruntime', '--out',
+                   tmp_path / 'deployed.pkl')
     assert 'FasterNet switched to its deploy form' in log
     assert 'backbone runtime: onnxruntime (requested; set-up' in log
     deployed = parse_metrics(log)
@@ -287,9 +294,7 @@ def test_train_test_resume_end_to_end(coco_root, tmp_path):
     # --resume CKPT continues from that checkpoint (in another work dir).
     options = [o.replace('max_epochs=2', 'max_epochs=3') for o in options]
     work_dir = tmp_path / 'resumed'
-    log = run([sys.executable, tool('train.py'), config, '--work-dir',
-               str(work_dir), '--resume', str(checkpoint), '--cfg-options'] +
-              options, cwd=REPO)
+    log = tool_log('train', '--work-dir', work_dir, '--resume', checkpoint)
     assert 'resumed epoch: 2, iter: 8' in log
     assert 'Epoch(train) [3][4/4]' in log
     assert 'Epoch(train) [1]' not in log
@@ -298,11 +303,10 @@ def test_train_test_resume_end_to_end(coco_root, tmp_path):
 
 def test_eval_rejects_unknown_metric():
     config = osp.join(REPO, 'configs', 'maskrcnn_fasternet_t0_coco.py')
-    result = subprocess.run(
-        [sys.executable, tool('test.py'), config, 'none.pth', '--eval',
-         'mAP'], capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 2
-    assert 'choose from bbox, segm, proposal' in result.stderr
+    with pytest.raises(SystemExit) as error:
+        run_tool('test', [config, 'none.pth', '--eval', 'mAP'])
+    assert error.value.code == 2
+    assert 'choose from bbox, segm, proposal' in error.value.output
 
 
 def test_backbone_runtime_needs_deploy_and_a_known_name(capsys):
@@ -365,8 +369,8 @@ def test_user_config_outside_the_repo(coco_root, tmp_path):
 
 def test_get_flops_tool_on_a_detector():
     config = osp.join(REPO, 'configs', 'maskrcnn_fasternet_t0_coco.py')
-    out = run([sys.executable, tool('analysis_tools/get_flops.py'), config,
-               '--shape', '320', '256'], cwd=REPO)
+    _, out = run_tool('analysis_tools/get_flops',
+                      [config, '--shape', '320', '256'])
     assert 'input:    1x3x320x256' in out
     params = float(re.search(r'params:\s+([\d.]+) M', out).group(1))
     backbone = float(re.search(r'\(backbone ([\d.]+) M\)', out).group(1))

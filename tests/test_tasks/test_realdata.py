@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import parse_metrics, run, segmentation_scores
+from tests.helpers import parse_metrics, run, run_tool, segmentation_scores
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_REALDATA = osp.normpath(osp.join(REPO, '..', 'shared', 'realdata'))
@@ -150,7 +150,8 @@ def coco_subset(tmp_path_factory):
 def coco_run(coco_subset):
     """A user's config outside the repo, on the subset: trained one epoch
     (4 iterations) with tools/train.py, then tested with
-    tools/test.py --eval bbox segm --out --show-dir."""
+    tools/test.py --eval bbox segm --out --show-dir (its ``main`` in this
+    process)."""
     base, coco = coco_subset['base'], coco_subset['root']
     ann_file, subset = coco_subset['ann_file'], coco_subset['subset']
     config = base / 'my_maskrcnn_t0_coco128.py'
@@ -163,10 +164,9 @@ def coco_run(coco_subset):
     train_log = run([sys.executable, tool('train.py'), str(config),
                      '--work-dir', str(work)], cwd=base)
     checkpoint = work / 'epoch_1.pth'
-    test_log = run([sys.executable, tool('test.py'), str(config),
-                    str(checkpoint), '--work-dir', str(base / 'test'),
-                    '--eval', 'bbox', 'segm', '--out',
-                    str(base / 'preds.pkl'), '--show-dir', 'vis'], cwd=base)
+    _, test_log = run_tool('test', [
+        config, checkpoint, '--work-dir', base / 'test', '--eval', 'bbox',
+        'segm', '--out', base / 'preds.pkl', '--show-dir', 'vis'], cwd=base)
     return dict(base=base, config=config, checkpoint=checkpoint, work=work,
                 subset=subset, train_log=train_log, test_log=test_log,
                 preds=base / 'preds.pkl')
@@ -406,10 +406,9 @@ def test_upernet_trains_and_tests_on_ade20k_pairs(tmp_path):
     losses, _ = logged_losses(work)
     assert {'decode.loss_ce', 'aux.loss_ce'} <= set(losses[0])
 
-    log = run([sys.executable, tool('test.py'), str(config),
-               str(work / 'iter_3.pth'), '--work-dir', str(tmp_path / 'test'),
-               '--eval', 'mIoU', '--out', str(tmp_path / 'preds.pkl')],
-              cwd=tmp_path)
+    _, log = run_tool('test', [
+        config, work / 'iter_3.pth', '--work-dir', tmp_path / 'test',
+        '--eval', 'mIoU', '--out', tmp_path / 'preds.pkl'], cwd=tmp_path)
     metrics = parse_metrics(log)
     assert {'aAcc', 'mIoU', 'mAcc'} <= set(metrics)
     assert all(0 <= metrics[k] <= 100 for k in ('aAcc', 'mIoU', 'mAcc'))

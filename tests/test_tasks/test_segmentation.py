@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 
 from mmfasternet.model_zoo import find_model
-from tests.helpers import make_demo_data, segmentation_scores
+from tests.helpers import make_demo_data, run_tool, segmentation_scores
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEG_CONFIGS = sorted(
@@ -145,6 +145,8 @@ def test_generated_data_follows_ade20k(tmp_path, repo_root):
 
 
 def test_train_then_test_with_eval_miou(tmp_path, repo_root):
+    """tools/train.py as a user starts it (a fresh interpreter); the tests
+    of its checkpoint run tools/test.py's ``main`` in this process."""
     import re
     import subprocess
     import sys
@@ -172,6 +174,9 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
                                 capture_output=True, text=True, timeout=600)
         return result
 
+    def test_tool(*argv):
+        return run_tool('test', [config, checkpoint, *argv])[1]
+
     work = tmp_path / 'work'
     result = run(osp.join(repo_root, 'tools', 'train.py'), config,
                  '--work-dir', str(work), '--cfg-options', *options)
@@ -180,12 +185,10 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
     checkpoint = work / 'iter_4.pth'
     assert checkpoint.is_file()
 
-    result = run(osp.join(repo_root, 'tools', 'test.py'), config,
-                 str(checkpoint), '--work-dir', str(tmp_path / 'test'),
-                 '--eval', 'mIoU', 'mDice', 'mFscore', '--out',
-                 str(tmp_path / 'preds.pkl'), '--cfg-options', *options)
-    assert result.returncode == 0, result.stderr[-3000:]
-    line = [r for r in result.stdout.splitlines() if r.startswith('metrics')]
+    out = test_tool('--work-dir', str(tmp_path / 'test'), '--eval', 'mIoU',
+                    'mDice', 'mFscore', '--out', str(tmp_path / 'preds.pkl'),
+                    '--cfg-options', *options)
+    line = [r for r in out.splitlines() if r.startswith('metrics')]
     metrics = dict(re.findall(r'(\S+)=([\d.]+)', line[-1]))
     assert {'aAcc', 'mIoU', 'mDice', 'mFscore'} <= set(metrics)
     # The reported scores are those of the predictions, recomputed here.
@@ -198,20 +201,18 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
                                                      abs=0.006)
 
     # mmseg's multi-scale + flip test-time augmentation from its ADE20K base
-    result = run(osp.join(repo_root, 'tools', 'test.py'), config,
-                 str(checkpoint), '--work-dir', str(tmp_path / 'tta'),
-                 '--tta', '--eval', 'mIoU', '--cfg-options', *options)
-    assert result.returncode == 0, result.stderr[-3000:]
+    out = test_tool('--work-dir', str(tmp_path / 'tta'), '--tta', '--eval',
+                    'mIoU', '--cfg-options', *options)
     assert 'SegTTAModel' in (tmp_path / 'tta').joinpath(
         next(p.name for p in (tmp_path / 'tta').iterdir() if p.is_dir()),
         'vis_data', 'config.py').read_text()
     assert any(r.startswith('metrics: ') and 'mIoU=' in r
-               for r in result.stdout.splitlines())
+               for r in out.splitlines())
 
-    result = run(osp.join(repo_root, 'tools', 'test.py'), config,
-                 str(checkpoint), '--eval', 'bbox')
-    assert result.returncode == 2
-    assert 'choose from mIoU, mDice, mFscore' in result.stderr
+    with pytest.raises(SystemExit) as error:
+        test_tool('--eval', 'bbox')
+    assert error.value.code == 2
+    assert 'choose from mIoU, mDice, mFscore' in error.value.output
 
     # The test loop with and without --deploy, each backbone runtime: same
     # metrics, and the img/s and ratios printed are those of the rows.
