@@ -32,6 +32,7 @@ else:
 # together rather than one waiting on a long module handed out last.
 LONG_RUNNING = (
     'tests/test_tasks/test_detection.py',
+    'tests/test_tasks/test_rtmdet.py',
     'tests/test_tasks/test_classification.py',
     'tests/test_engine/test_resume.py',
     'tests/test_engine/test_crash_safety.py',
@@ -41,6 +42,9 @@ LONG_RUNNING = (
     'tests/test_engine/test_test_options.py',
     'tests/test_datasets/test_dataset_checks.py',
     'tests/test_packaging.py',
+    'tests/test_tasks/test_detector_families.py',
+    'tests/test_benchmarks/test_detector_families.py',
+    'tests/test_deploy/test_mmdeploy.py',
 )
 
 

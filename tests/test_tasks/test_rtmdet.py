@@ -12,7 +12,7 @@ import sys
 import pytest
 import torch
 
-from tests.helpers import make_demo_data, parse_metrics, run
+from tests.helpers import make_demo_data, parse_metrics, run, run_tool
 from tests.helpers.training_runs import dist_train
 from tests.test_tasks.test_detection import TINY_DEMO, data_root_options
 
@@ -96,17 +96,16 @@ def test_rtmdet_train_test_deploy_resume(coco_root, tmp_path):
     # The test tools on the averaged weights the checkpoint holds: the
     # drawings, and the deploy form (BN folded, in the model and in the
     # moving average's copy) predicting the same.
-    log = run([sys.executable, tool('test.py'), CONFIG, str(checkpoint),
-               '--work-dir', str(tmp_path / 'test'), '--eval', 'bbox',
-               '--show-dir', 'vis', '--out', str(tmp_path / 'preds.pkl'),
-               '--cfg-options'] + options, cwd=REPO)
+    _, log = run_tool('test', [
+        CONFIG, checkpoint, '--work-dir', tmp_path / 'test', '--eval', 'bbox',
+        '--show-dir', 'vis', '--out', tmp_path / 'preds.pkl', '--cfg-options',
+        *options])
     metrics = parse_metrics(log)
     assert len(glob.glob(str(tmp_path / 'test' / 'vis' / '*.jpg'))) == 4
-    log = run([sys.executable, tool('test.py'), CONFIG, str(checkpoint),
-               '--work-dir', str(tmp_path / 'test_deploy'), '--eval', 'bbox',
-               '--deploy', '--backbone-runtime', 'eager', '--out',
-               str(tmp_path / 'deployed.pkl'), '--cfg-options'] + options,
-              cwd=REPO)
+    _, log = run_tool('test', [
+        CONFIG, checkpoint, '--work-dir', tmp_path / 'test_deploy', '--eval',
+        'bbox', '--deploy', '--backbone-runtime', 'eager', '--out',
+        tmp_path / 'deployed.pkl', '--cfg-options', *options])
     assert 'FasterNet switched to its deploy form' in log
     deployed = parse_metrics(log)
     assert deployed.keys() == metrics.keys()
