@@ -43,7 +43,7 @@ LONG_RUNNING = (
     'tests/test_datasets/test_dataset_checks.py',
     'tests/test_packaging.py',
     'tests/test_tasks/test_detector_families.py',
-    'tests/test_benchmarks/test_detector_families.py',
+    'tests/test_benchmarks/test_detector_heads.py',
     'tests/test_deploy/test_mmdeploy.py',
 )
 
