@@ -50,7 +50,37 @@ def boxes_around_points(detector):
             conv.bias += 2.0
 
 
-# Box detectors: name -> (deploy config, demo config, the change of its
+def scores_over_threshold(detector):
+    """RetinaNet's classification biases raised by 3: the random head
+    then scores its anchors about 0.17 (the prior of 0.01 it is
+    initialised with is under the test score threshold of 0.05, and the
+    test image would have no detection), with each anchor's 80 scores
+    spread as the random weights make them."""
+    import torch
+    with torch.no_grad():
+        detector.bbox_head.retina_cls.bias += 3.0
+
+
+def three_classes_per_roi(detector):
+    """Classes 0 to 2 raised by 4 over the other 77, each then about 0.2 of
+    a RoI's probability (with 80 classes the random box head scores each
+    about 1/81, under the test score threshold of 0.05); class 0 scored
+    just under class 2 and regressed with weights of its own, as in
+    :func:`two_classes_per_roi` but smaller (0.01): larger ones push boxes
+    out of a 96-pixel image, clipped there to no width, which no IoU
+    matches."""
+    import torch
+    head = detector.roi_head.bbox_head
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        head.fc_cls.bias[:3] += 4.0
+        head.fc_cls.weight[0] = head.fc_cls.weight[2]
+        head.fc_cls.bias[0] = head.fc_cls.bias[2] - 1e-3
+        head.fc_reg.weight[:4] = 0.01 * torch.randn(
+            head.fc_reg.weight[:4].shape, generator=generator)
+
+
+# Box detectors: name -> (deploy config, model config, the change of its
 # random model that gives it detections worth comparing (or None), the
 # --cfg-options making its test images 96x96). One line per detector.
 BOX_DETECTORS = dict(
@@ -58,6 +88,12 @@ BOX_DETECTORS = dict(
             'configs/demo/rtmdet_fasternet_t0_shapes_demo.py',
             boxes_around_points,
             ['test_pipeline.1.scale=(96,96)', 'test_pipeline.2.size=(96,96)']),
+    retinanet=('detection_onnxruntime_dynamic.py',
+               'configs/retinanet_fasternet_t0_coco.py',
+               scores_over_threshold, ['test_pipeline.1.scale=(96,96)']),
+    faster_rcnn=('detection_onnxruntime_dynamic.py',
+                 'configs/fasterrcnn_fasternet_s_coco.py',
+                 three_classes_per_roi, ['test_pipeline.1.scale=(96,96)']),
 )
 
 
