@@ -45,17 +45,22 @@ def keep_all_detections(model_cfg: ConfigDict,
     return True
 
 
+def _layer_kind(name: str) -> str:
+    """A module name's last word that is not a list index."""
+    words = [w for w in name.split('.') if not w.isdigit()]
+    return words[-1] if words else ''
+
+
 def prediction_layers(model: nn.Module) -> Dict[str, nn.Module]:
     """The model's prediction layers: each submodule with parameters of its
     own whose name, numbers (list indices) left out, ends in a key of
     :data:`PREDICTION_LAYERS`, by its full name."""
-    found = {}
-    for name, module in model.named_modules():
-        words = [w for w in name.split('.') if not w.isdigit()]
-        if (words and words[-1] in PREDICTION_LAYERS
-                and any(True for _ in module.parameters(recurse=False))):
-            found[name] = module
-    return found
+    return {
+        name: module
+        for name, module in model.named_modules()
+        if _layer_kind(name) in PREDICTION_LAYERS
+        and any(True for _ in module.parameters(recurse=False))
+    }
 
 
 def zero_prediction_layers(model: nn.Module) -> List[str]:
@@ -89,8 +94,7 @@ def zero_prediction_layers(model: nn.Module) -> List[str]:
             f'(benchmark_models(real_heads=True), python -m '
             f'benchmarks.benchmark model --real-heads).')
     for name, layer in layers.items():
-        bias = PREDICTION_LAYERS[[w for w in name.split('.')
-                                  if not w.isdigit()][-1]]
+        bias = PREDICTION_LAYERS[_layer_kind(name)]
         with torch.no_grad():
             layer.weight.zero_()
             if getattr(layer, 'bias', None) is not None:

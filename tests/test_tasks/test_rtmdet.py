@@ -14,16 +14,16 @@ import torch
 
 from tests.helpers import make_demo_data, parse_metrics, run, run_tool
 from tests.helpers.training_runs import dist_train
-from tests.test_tasks.test_detection import TINY_DEMO, data_root_options
+from tests.test_tasks.test_detection import (
+    TINY_DEMO,
+    data_root_options,
+    tool,
+)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'demo',
                   'rtmdet_fasternet_t0_shapes_demo.py')
 SWITCHED = 'Switch pipeline now!'  # mmdet's PipelineSwitchHook
-
-
-def tool(name):
-    return osp.join(REPO, 'tools', name)
 
 
 @pytest.fixture(scope='module')
