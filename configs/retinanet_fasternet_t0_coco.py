@@ -11,4 +11,4 @@ model = dict(
         init_cfg=dict(
             checkpoint='https://github.com/JierunChen/FasterNet/releases/download/v1.0/fasternet_t0-epoch.281-val_acc1.71.9180.pth'
         )),
-    neck=dict(in_channels=[40, 80, 160, 320]))
+    neck=dict(in_channels=[80, 160, 320]))

@@ -165,7 +165,7 @@ FAMILIES = {
     'rtmdet-ins': ('rtmdet-ins_fasternet_s_coco.py', ['model.bbox_head'],
                    [80, 160, 320], [256, 512, 1024]),
     'retinanet': ('retinanet_fasternet_s_coco.py', ['model.bbox_head'],
-                  [40, 80, 160, 320], [128, 256, 512, 1024]),
+                  [80, 160, 320], [256, 512, 1024]),
     'faster-rcnn': ('fasterrcnn_fasternet_s_coco.py',
                     ['model.roi_head.bbox_head'], [40, 80, 160, 320],
                     [128, 256, 512, 1024]),

@@ -88,9 +88,16 @@ def test_config_is_mmdets_with_fasternet(config):
             drop_path_rate=IMAGENET_DROP_PATH[arch],
             init_cfg=dict(type='Pretrained', checkpoint=weights))
     else:
-        # FasterNet's Mask R-CNN recipe: its backbone and optimizer
+        # FasterNet's Mask R-CNN recipe: its backbone and optimizer;
+        # RetinaNet's FPN reads strides 8-32 only (mmdet: start_level=1 of
+        # four maps; here three maps from level 0, no unread output norm)
         out_indices = (0, 1, 2, 3)
+        if config.startswith('retinanet'):
+            out_indices = (1, 2, 3)
+            assert ours['model']['neck'].pop('start_level') == 0
+            assert theirs['model']['neck'].pop('start_level') == 1
         recipe = load(f'maskrcnn_fasternet_{arch}_coco.py')
+        recipe.model.backbone.out_indices = out_indices
         assert backbone == recipe.model.backbone.to_dict()
         assert backbone['frozen_stages'] == -1
         assert backbone['norm_eval'] is False
@@ -233,6 +240,9 @@ def test_model_trains_one_step_and_predicts(config):
     stem = model.backbone.patch_embed.proj.weight.grad
     assert stem is not None and torch.isfinite(stem).all()
     assert stem.abs().sum() > 0
+    # DDP (a multi-process run) stops on a parameter without a gradient
+    assert [name for name, p in model.named_parameters()
+            if p.requires_grad and p.grad is None] == []
 
     model.eval()
     with torch.no_grad():
