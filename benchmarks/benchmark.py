@@ -69,6 +69,7 @@ synchronised around each. ``--json FILE`` writes every row.
 import argparse
 import json
 import os.path as osp
+import sys
 
 import torch
 from mmengine.config import DictAction
@@ -486,9 +487,9 @@ def _whole_models(args):
     return {name: m.backbone for name, m in wholes.items()}, inputs, call
 
 
-def runtimes(args):
-    import sys
-
+def runtimes(args, command):
+    """The ``runtimes`` subcommand; ``command`` is the command line written
+    into the JSON record."""
     from benchmarks.folding import fold_batchnorms
     from benchmarks.inference import (
         backbone_forms,
@@ -538,8 +539,7 @@ def runtimes(args):
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(machine=info, versions=info['versions'],
-                           command='python -m benchmarks.benchmark ' +
-                           ' '.join(sys.argv[1:]),
+                           command=command,
                            settings=vars(args), calibration=calibration_text,
                            skipped=skipped, rows=rows), f, indent=1)
     return rows
@@ -550,7 +550,9 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.what == 'runtimes':
-        return runtimes(args)
+        command = ' '.join(['python -m benchmarks.benchmark'] + list(
+            sys.argv[1:] if argv is None else map(str, argv)))
+        return runtimes(args, command)
     env = environment(args.device)
     if args.what == 'paper-claims':
         return paper_claims(args, env)

@@ -16,8 +16,8 @@ import torch
 
 __all__ = [
     'REPO_ROOT', 'build_from_config', 'load_tool', 'make_demo_data',
-    'parse_metrics', 'randomize_norm_stats', 'run', 'run_tool',
-    'segmentation_scores', 'trained_backbone'
+    'parse_metrics', 'randomize_norm_stats', 'run', 'run_benchmark',
+    'run_tool', 'segmentation_scores', 'trained_backbone'
 ]
 
 # The checkout this package is imported from.
@@ -142,6 +142,25 @@ def run_tool(name, argv, cwd=REPO_ROOT):
         error.output = output.getvalue()
         raise
     return returned, output.getvalue()
+
+
+def run_benchmark(*argv):
+    """``python -m benchmarks.benchmark ARGV`` run from the repository root,
+    as its ``main(argv)`` in this process: what it printed. The thread
+    count it sets (``--threads``) is restored afterwards."""
+    from benchmarks.benchmark import main
+    threads = torch.get_num_threads()
+    output = io.StringIO()
+    try:
+        with contextlib.chdir(REPO_ROOT), contextlib.redirect_stdout(output), \
+                contextlib.redirect_stderr(output):
+            main([str(arg) for arg in argv])
+    except BaseException as error:
+        error.output = output.getvalue()
+        raise
+    finally:
+        torch.set_num_threads(threads)
+    return output.getvalue()
 
 
 def segmentation_scores(predictions, num_classes, reduce_zero_label=True):

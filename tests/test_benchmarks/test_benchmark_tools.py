@@ -1,6 +1,7 @@
-"""The benchmark commands run as a user runs them (``python -m
-benchmarks.<module>`` from the repository root), with tiny settings, and
-the ratios they print and write are the ratios of their own rows. Speed is
+"""The benchmark commands with tiny settings: the ratios they print and
+write are the ratios of their own rows. The first runs as a user runs it
+(``python -m benchmarks.benchmark`` from the repository root), the others
+as its ``main`` in the test process (``tests.helpers.run_benchmark``). Speed is
 reported, not tested: no assertion depends on how fast anything ran."""
 import json
 import os.path as osp
@@ -9,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO_ROOT, load_tool
+from tests.helpers import REPO_ROOT, load_tool, run_benchmark
 
 BENCHMARK = ('-m', 'benchmarks.benchmark')
 
@@ -99,7 +100,7 @@ def test_model_benchmark_ratios_against_the_last_config(tmp_path):
     configs = ['configs/maskrcnn_fasternet_t0_coco.py',
                'configs/fpn_fasternet_t0_ade20k.py',
                'configs/demo/fasternet_t0_shapes_demo.py']
-    log = run_tool(*BENCHMARK, 'model', *configs, '--shape', '64', '64',
+    log = run_benchmark('model', *configs, '--shape', '64', '64',
                    '--warmup', '0', '--repeats', '1', '--threads', '2',
                    '--json', str(out))
     rows = json.loads(out.read_text())['rows']
@@ -146,7 +147,7 @@ def test_model_benchmark_with_backbone_runtimes(tmp_path):
     out = tmp_path / 'model.json'
     configs = ['configs/fpn_fasternet_t0_ade20k.py',
                'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py']
-    log = run_tool(*BENCHMARK, 'model', *configs, '--shape', '64', '64',
+    log = run_benchmark('model', *configs, '--shape', '64', '64',
                    '--backbone-runtimes', 'onnxruntime', '--warmup', '0',
                    '--repeats', '1', '--threads', '2', '--json', str(out))
     rows = json.loads(out.read_text())['rows']
@@ -256,7 +257,7 @@ def test_traffic_tool_and_counter():
 
 def test_backbone_benchmark_profiles_both_forms(tmp_path):
     out = tmp_path / 'profile.json'
-    log = run_tool(*BENCHMARK, 'backbone', '--archs', 't0', '--baselines',
+    log = run_benchmark('backbone', '--archs', 't0', '--baselines',
                    '--threads', '2', '--batch', '2', '--shape', '64', '64',
                    '--warmup', '1', '--repeats', '2', '--channels-last',
                    '--profile', '4', '--json', str(out))

@@ -5,8 +5,6 @@ be those of its own rows. No assertion depends on how fast anything
 ran."""
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -20,9 +18,7 @@ from benchmarks.paper_claims import (
     paper_claim_ratios,
     paper_protocols,
 )
-from tests.helpers import REPO_ROOT
-
-BENCHMARK = ('-m', 'benchmarks.benchmark')
+from tests.helpers import run_benchmark
 
 
 def claim_row(arch, form, runtime, ms, processor='CPU', batch=1):
@@ -118,13 +114,9 @@ def test_pair_models_are_whole_classifiers(arch, size):
 
 def run_claims(tmp_path, *args):
     out = tmp_path / 'claims.json'
-    result = subprocess.run(
-        [sys.executable, *BENCHMARK, 'paper-claims', *args, '--warmup', '1',
-         '--repeats', '2', '--json', str(out)], capture_output=True,
-        text=True, cwd=REPO_ROOT, timeout=600)
-    assert result.returncode == 0, (result.stdout[-3000:] +
-                                    result.stderr[-3000:])
-    return result.stdout, json.loads(out.read_text())
+    log = run_benchmark('paper-claims', *args, '--warmup', '1', '--repeats',
+                        '2', '--json', out)
+    return log, json.loads(out.read_text())
 
 
 def check_against_rows(log, written):

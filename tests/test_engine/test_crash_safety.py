@@ -87,22 +87,32 @@ def test_two_process_resume_restores_the_states_of_every_rank(
     """Killed in epoch 2 of a 2-process run and resumed from epoch_1.pth:
     every process computes the losses of the uninterrupted run, which
     takes the random states of every rank, each from its own seed, and
-    a validation between the epochs that leaves them as they were."""
+    a validation between the epochs that leaves them as they were. The
+    backbone trains with the options users set under DDP: frozen stages,
+    activation checkpointing and the split_mlp PConv form (the detector's
+    and segmentor's are in test_distributed.py)."""
+    options = ("model['backbone'].update(frozen_stages=2, with_cp=True, "
+               "pconv_fw_type='split_mlp')\n")
     result = dist_train(
-        write_cls_config(tmp_path, imagenet_root, losses='uninterrupted'),
-        tmp_path / 'uninterrupted', 29540)
+        write_cls_config(tmp_path, imagenet_root, losses='uninterrupted',
+                         extra=options), tmp_path / 'uninterrupted', 29540)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    log = result.stdout + result.stderr
+    assert 'Distributed launcher: pytorch' in log and 'GPU number: 2' in log
     work_dir = tmp_path / 'work'
     killed = dist_train(
         write_cls_config(tmp_path, imagenet_root,
                          "[dict(type='KillAtIterHook', iteration=6)]",
-                         name='killed.py', losses='resumed'), work_dir, 29541)
+                         name='killed.py', losses='resumed', extra=options),
+        work_dir, 29541)
     assert killed.returncode != 0
     result = dist_train(
-        write_cls_config(tmp_path, imagenet_root, losses='resumed'),
-        work_dir, 29542, '--resume')
+        write_cls_config(tmp_path, imagenet_root, losses='resumed',
+                         extra=options), work_dir, 29542, '--resume')
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-5000:]
+    state = torch.load(work_dir / 'epoch_2.pth', weights_only=True)
+    assert state['meta']['cfg'].count("pconv_fw_type='split_mlp'") == 1
     assert 'epoch_1.pth (epoch 1, iteration 4)' in log
     assert 'Random generator states restored' in log
     for rank in (0, 1):

@@ -22,8 +22,13 @@ from tests.helpers import (
 )
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# The ms-3x configs hold the models of the 1x ones (checked below), so only
+# the 1x models are built.
+MS_3X_CONFIGS = sorted(
+    glob.glob(osp.join(REPO, 'configs', 'maskrcnn_fasternet_*_ms-3x_coco.py')))
 DET_CONFIGS = sorted(
-    glob.glob(osp.join(REPO, 'configs', 'maskrcnn_fasternet_*.py')) +
+    set(glob.glob(osp.join(REPO, 'configs', 'maskrcnn_fasternet_*.py'))) -
+    set(MS_3X_CONFIGS)) + sorted(
     glob.glob(osp.join(REPO, 'configs', 'demo', 'maskrcnn_*.py')) +
     glob.glob(osp.join(REPO, 'configs', 'examples', 'maskrcnn_*.py')))
 TINY_DEMO = [
@@ -122,6 +127,9 @@ def test_detection_config_builds_and_runs(config):
         assert key in losses
     total.backward()
     assert model.backbone.patch_embed.proj.weight.grad is not None
+    # DDP (a multi-process run) stops on a parameter without a gradient
+    assert [name for name, p in model.named_parameters()
+            if p.requires_grad and p.grad is None] == []
     model.eval()
     with torch.no_grad():
         results = model(inputs, samples, mode='predict')
@@ -181,6 +189,14 @@ def test_1x_recipe_follows_the_original(arch):
     assert (steps['Resize'].scale, steps['Resize'].keep_ratio) == (
         (1333, 800), True)
     assert steps['RandomFlip'].prob == 0.5
+
+
+@pytest.mark.parametrize('config', MS_3X_CONFIGS, ids=osp.basename)
+def test_ms_3x_configs_hold_the_1x_model(config):
+    one_x = config.replace('_ms-3x', '')
+    assert Config.fromfile(config).model == Config.fromfile(one_x).model
+    assert find_model(config).metadata['Parameters'] == find_model(
+        one_x).metadata['Parameters']
 
 
 @pytest.mark.parametrize('arch', ['s', 'm', 'l'])

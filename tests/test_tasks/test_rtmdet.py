@@ -7,18 +7,13 @@ import glob
 import os.path as osp
 import pickle
 import re
-import sys
 
 import pytest
 import torch
 
-from tests.helpers import make_demo_data, parse_metrics, run, run_tool
+from tests.helpers import make_demo_data, parse_metrics, run_tool
 from tests.helpers.training_runs import dist_train
-from tests.test_tasks.test_detection import (
-    TINY_DEMO,
-    data_root_options,
-    tool,
-)
+from tests.test_tasks.test_detection import TINY_DEMO, data_root_options
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'demo',
@@ -86,8 +81,8 @@ def test_rtmdet_train_test_deploy_resume(coco_root, tmp_path):
             'default_hooks.checkpoint.max_keep_ckpts=3'
         ]
     work_dir = tmp_path / 'work'
-    log = run([sys.executable, tool('train.py'), CONFIG, '--work-dir',
-               str(work_dir), '--cfg-options'] + options, cwd=REPO)
+    _, log = run_tool('train', [CONFIG, '--work-dir', work_dir,
+                                '--cfg-options', *options])
     assert 'Epoch(train) [2][4/4]' in log
     assert log.count(SWITCHED) == 1 and switched_before(log, 2)
     checkpoint = work_dir / 'epoch_2.pth'

@@ -10,7 +10,12 @@ import torch
 from mmengine.config import Config
 
 from mmfasternet.model_zoo import find_model
-from tests.helpers import make_demo_data, run_tool, segmentation_scores
+from tests.helpers import (
+    make_demo_data,
+    run_benchmark,
+    run_tool,
+    segmentation_scores,
+)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEG_CONFIGS = sorted(
@@ -145,11 +150,10 @@ def test_generated_data_follows_ade20k(tmp_path, repo_root):
 
 
 def test_train_then_test_with_eval_miou(tmp_path, repo_root):
-    """tools/train.py as a user starts it (a fresh interpreter); the tests
-    of its checkpoint run tools/test.py's ``main`` in this process."""
+    """tools/train.py, tools/test.py and the test-loop benchmark, each
+    as its ``main`` in this process (the detection test starts
+    tools/train.py in a fresh interpreter)."""
     import re
-    import subprocess
-    import sys
 
     root = tmp_path / 'ADEChallengeData2016'
     make_demo_data('ade20k', root, train=8, val=4, size=64)
@@ -169,19 +173,13 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
         'default_hooks.logger.interval=1', 'randomness.seed=0'
     ]
 
-    def run(*args):
-        result = subprocess.run([sys.executable, *args], cwd=repo_root,
-                                capture_output=True, text=True, timeout=600)
-        return result
-
     def test_tool(*argv):
         return run_tool('test', [config, checkpoint, *argv])[1]
 
     work = tmp_path / 'work'
-    result = run(osp.join(repo_root, 'tools', 'train.py'), config,
-                 '--work-dir', str(work), '--cfg-options', *options)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert 'Iter(train) [4/4]' in result.stdout + result.stderr
+    _, log = run_tool('train', [config, '--work-dir', work, '--cfg-options',
+                                *options])
+    assert 'Iter(train) [4/4]' in log
     checkpoint = work / 'iter_4.pth'
     assert checkpoint.is_file()
 
@@ -217,12 +215,10 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
     # The test loop with and without --deploy, each backbone runtime: same
     # metrics, and the img/s and ratios printed are those of the rows.
     out = tmp_path / 'loop.json'
-    result = run('-m', 'benchmarks.benchmark', 'test-loop', config,
-                 str(checkpoint), '--runtimes', 'auto', 'onnxruntime',
-                 '--repeats', '1', '--work-dir',
-                 str(tmp_path / 'loop'), '--json', str(out),
-                 '--cfg-options', *options)
-    assert result.returncode == 0, result.stderr[-3000:]
+    printed = run_benchmark('test-loop', config, checkpoint, '--runtimes',
+                            'auto', 'onnxruntime', '--repeats', '1',
+                            '--work-dir', tmp_path / 'loop', '--json', out,
+                            '--cfg-options', *options)
     record = json.loads(out.read_text())
     rows = {row['form']: row for row in record['rows']}
     assert list(rows) == ['eval', 'auto', 'onnxruntime']
@@ -253,4 +249,4 @@ def test_train_then_test_with_eval_miou(tmp_path, repo_root):
             after_setup)
         assert f'{form:<12} {row["images_per_s"]:>8.2f} img/s  ' \
             f'x{speedup:.2f} vs eval (without the set-up: ' \
-            f'x{after_setup:.2f})' in result.stdout
+            f'x{after_setup:.2f})' in printed
