@@ -224,6 +224,24 @@ def test_every_family_names_a_neck_of_another_variant(family):
     assert f'set model.neck.in_channels={right}' in problems[0]
 
 
+def test_maps_the_neck_never_reads_are_found():
+    """RetinaNet's FPN reads strides 8-32 (``start_level=1`` of four maps in
+    mmdet's ResNet config): a FasterNet returning the stride-4 map too
+    computes it for nothing, and its output norm gets no gradient. The
+    shipped configs return only what their necks read."""
+    from mmfasternet.engine.hooks.channel_check_hook import (
+        unread_backbone_maps,
+    )
+    from mmfasternet.engine.tasks import build_model_from_config
+    shipped = osp.join(REPO_ROOT, 'configs', 'retinanet_fasternet_t0_coco.py')
+    assert unread_backbone_maps(build_model_from_config(shipped)) == []
+    cfg = Config.fromfile(shipped)
+    cfg.model.backbone.out_indices = (0, 1, 2, 3)
+    cfg.model.neck.update(in_channels=[40, 80, 160, 320], start_level=1)
+    assert unread_backbone_maps(build_model_from_config(cfg)) == [0]
+    assert unread_backbone_maps(build_model_from_config(DET_DEMO)) == []
+
+
 @pytest.mark.parametrize('family', sorted(FAMILIES) + ['cascade-ms-3x'])
 def test_heads_left_at_coco_classes_are_named_before_training(
         family, data, tmp_path):

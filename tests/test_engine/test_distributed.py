@@ -117,3 +117,34 @@ def test_two_cpu_processes_train_with_backbone_options(tmp_path, task):
         assert 'GPU number: 2' in tested
         validated = re.search(r'coco/bbox_mAP: ([\d.]+)', log).group(1)
         assert f'coco/bbox_mAP={float(validated):.4f}' in tested
+
+
+def test_a_map_the_neck_never_reads_stops_before_distributed_training(
+        tmp_path):
+    """The detector above with its FPN reading from the second map on
+    (``start_level=1``, as mmdet's RetinaNet): the first map's output norm
+    would get no gradient and stop DDP at the second iteration with
+    torch's "Expected to have finished reduction" error; the check says
+    what to change before the first."""
+    root = tmp_path / 'data'
+    make_demo_data('coco', root, train=4, val=2, size=64)
+    config = tmp_path / 'unread.py'
+    config.write_text(textwrap.dedent(DETECTION.format(repo=REPO, root=root))
+                      + textwrap.dedent("""
+        model.update(
+            backbone=dict(out_indices=(0, 1, 2, 3)),
+            neck=dict(in_channels=[40, 80, 160, 320], start_level=1))
+        """))
+    result = subprocess.run(
+        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), str(config), '2',
+         '--work-dir', str(tmp_path / 'work')],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+        env=dict(os.environ, PYTHON=sys.executable, PORT='29535',
+                 OMP_NUM_THREADS='1'))
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert 'ChannelMismatchError' in log, log[-3000:]
+    assert ('returns map(s) [0] that model.neck never reads: set '
+            'model.backbone.out_indices') in log
+    assert 'stops distributed training' in log
+    assert 'Epoch(train)' not in log and 'finished reduction' not in log

@@ -8,7 +8,10 @@ from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.registry import HOOKS
 
-__all__ = ['ChannelCheckHook', 'ChannelMismatchError', 'channel_problems']
+__all__ = [
+    'ChannelCheckHook', 'ChannelMismatchError', 'channel_problems',
+    'unread_backbone_maps'
+]
 
 
 class ChannelMismatchError(ValueError):
@@ -124,6 +127,46 @@ def channel_problems(model: nn.Module) -> List[str]:
         model.train(training)
 
 
+def unread_backbone_maps(model: nn.Module) -> List[int]:
+    """Positions of the maps the backbone returns that the neck never
+    reads (e.g. mmdet's FPN with ``start_level=1`` skips the first), found
+    by backpropagating through the neck from a 128x128 input. Their
+    computation is wasted and their output norms get no gradient, which
+    stops a distributed (DDP) run. Models without a backbone and a neck,
+    or that do not run on that input, give none."""
+    backbone = getattr(model, 'backbone', None)
+    neck = getattr(model, 'neck', None)
+    if not (isinstance(backbone, nn.Module) and isinstance(neck, nn.Module)):
+        return []
+    parameter = next(backbone.parameters(), None)
+    example = torch.zeros(
+        1, getattr(backbone, 'in_channels', 3), 128, 128,
+        device=parameter.device if parameter is not None else 'cpu')
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            try:
+                features = backbone(example)
+            except Exception:
+                return []
+        single = isinstance(features, torch.Tensor)
+        maps = [m.detach().requires_grad_() for m in
+                ([features] if single else features)]
+        with torch.enable_grad():
+            try:
+                outputs = neck(maps[0] if single else tuple(maps))
+            except Exception:
+                return []
+            outputs = [outputs] if isinstance(outputs,
+                                              torch.Tensor) else outputs
+            total = sum(output.float().sum() for output in outputs)
+            grads = torch.autograd.grad(total, maps, allow_unused=True)
+        return [index for index, grad in enumerate(grads) if grad is None]
+    finally:
+        model.train(training)
+
+
 @HOOKS.register_module()
 class ChannelCheckHook(Hook):
     """Before a run (and before any weight is loaded), check that the maps
@@ -148,3 +191,27 @@ class ChannelCheckHook(Hook):
             raise ChannelMismatchError(
                 'The model does not fit together: ' + '; '.join(problems) +
                 '.')
+
+    def before_train(self, runner) -> None:
+        """Maps the backbone returns and the neck never reads: a warning,
+        or an error before the first iteration where the model trains in
+        DistributedDataParallel without ``find_unused_parameters``, which
+        would stop at the second iteration on their parameters."""
+        model = runner.model
+        wrapper = model if is_model_wrapper(model) else None
+        while is_model_wrapper(model):
+            model = model.module
+        unread = unread_backbone_maps(model)
+        if not unread:
+            return
+        message = (
+            f'{_describe_backbone(model.backbone)} returns map(s) {unread} '
+            f'that model.neck never reads: set model.backbone.out_indices '
+            f'to the stages the neck reads (with model.neck.in_channels '
+            f'and, for an FPN, start_level to match)')
+        if wrapper is not None and not getattr(
+                wrapper, 'find_unused_parameters', True):
+            raise ChannelMismatchError(
+                message + '; their parameters get no gradient, which stops '
+                'distributed training.')
+        runner.logger.warning(message + '; computing them is wasted.')
