@@ -6,6 +6,8 @@ No assertion depends on how fast anything ran."""
 import json
 import math
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -18,8 +20,9 @@ from benchmarks.training import (
     training_step,
     uses_with_cp,
 )
-from tests.helpers import run_benchmark
+from tests.helpers import REPO_ROOT
 
+BENCHMARK = ('-m', 'benchmarks.benchmark')
 DEMO_DET = 'configs/demo/maskrcnn_fasternet_t0_shapes_demo.py'
 DEMO_SEG = 'configs/demo/upernet_fasternet_t0_shapes_demo.py'
 
@@ -76,11 +79,17 @@ def test_batch_of_one_is_refused_for_pyramid_pooling():
 
 
 def test_train_subcommand_ratios_are_those_of_its_rows(tmp_path):
+    # A process of its own: run inside a pytest-xdist worker that had run
+    # other modules, the subcommand once took the worker down with it.
     out = tmp_path / 'train.json'
-    log = run_benchmark(
-        'train', DEMO_DET, DEMO_DET, '--shape', '64', '64', '--batch', '1',
-        '--warmup', '1', '--repeats', '1', '--memory-steps', '1',
-        '--with-cp', '--threads', '1', '--json', out)
+    result = subprocess.run(
+        [sys.executable, *BENCHMARK, 'train', DEMO_DET, DEMO_DET, '--shape',
+         '64', '64', '--batch', '1', '--warmup', '1', '--repeats', '1',
+         '--memory-steps', '1', '--with-cp', '--threads', '1', '--json',
+         str(out)], capture_output=True, text=True, cwd=REPO_ROOT,
+        timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[
+        -3000:]
     data = json.loads(out.read_text())
     rows, ratios = data['rows'], data['ratios']
     assert len(rows) == 2
@@ -96,7 +105,7 @@ def test_train_subcommand_ratios_are_those_of_its_rows(tmp_path):
                            memory_ratio=pytest.approx(memory_ratio,
                                                       rel=1e-9))]
     printed = re.findall(r'time x([\d.]+), memory x([\d.]+)',
-                         log.split('\nratios:\n', 1)[1])
+                         result.stdout.split('\nratios:\n', 1)[1])
     assert printed == [(f'{time_ratio:.2f}', f'{memory_ratio:.2f}')]
     for row in rows:
-        assert f'{row["s_per_iter"]:.3f} s/iter' in log
+        assert f'{row["s_per_iter"]:.3f} s/iter' in result.stdout

@@ -1,5 +1,6 @@
 """Refuse a model whose neck or heads expect other maps than its backbone
 returns."""
+from contextlib import contextmanager
 from typing import List, Sequence
 
 import torch
@@ -72,6 +73,31 @@ def _head_problems(head: nn.Module, key: str, channels: Sequence[int],
             f'{key}.in_channels={fits}']
 
 
+@contextmanager
+def _evaluating(model: nn.Module):
+    """``model`` in eval mode inside the block, in its own mode after."""
+    training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(training)
+
+
+def _backbone_maps(backbone: nn.Module):
+    """What the backbone returns for a 128x128 zero image (no gradients),
+    or None for a backbone that takes no such input."""
+    parameter = next(backbone.parameters(), None)
+    example = torch.zeros(
+        1, getattr(backbone, 'in_channels', 3), 128, 128,
+        device=parameter.device if parameter is not None else 'cpu')
+    with torch.no_grad():
+        try:
+            return backbone(example)
+        except Exception:
+            return None
+
+
 def channel_problems(model: nn.Module) -> List[str]:
     """What does not fit between the maps a model's backbone returns (on a
     128x128 input, in eval mode, without gradients) and what its neck and
@@ -84,47 +110,37 @@ def channel_problems(model: nn.Module) -> List[str]:
     backbone = getattr(model, 'backbone', None)
     if not isinstance(backbone, nn.Module):
         return []
-    parameter = next(backbone.parameters(), None)
-    example = torch.zeros(
-        1, getattr(backbone, 'in_channels', 3), 128, 128,
-        device=parameter.device if parameter is not None else 'cpu')
-    training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            try:
-                features = backbone(example)
-            except Exception:  # a backbone that takes no such input
-                return []
-            channels = _channels(features)
-            source = _describe_backbone(backbone)
-            problems = []
-            neck = getattr(model, 'neck', None)
-            neck_in = getattr(neck, 'in_channels', None)
-            if isinstance(neck_in, (list, tuple)) and \
-                    list(neck_in) != channels:
-                problems.append(
-                    f'model.neck.in_channels is {list(neck_in)}, but '
-                    f'{source} returns maps of {channels} channels: set '
-                    f'model.neck.in_channels={channels}, or the backbone '
-                    f'back to what the neck expects')
-            if isinstance(neck, nn.Module):
-                if problems:
-                    return problems
-                channels = _channels(neck(features))
-                source = 'model.neck'
-            for name in ('decode_head', 'auxiliary_head', 'head'):
-                heads = getattr(model, name, None)
-                if isinstance(heads, nn.ModuleList):
-                    for index, head in enumerate(heads):
-                        problems += _head_problems(
-                            head, f'model.{name}.{index}', channels, source)
-                elif isinstance(heads, nn.Module):
-                    problems += _head_problems(heads, f'model.{name}',
-                                               channels, source)
-            return problems
-    finally:
-        model.train(training)
+    with _evaluating(model), torch.no_grad():
+        features = _backbone_maps(backbone)
+        if features is None:
+            return []
+        channels = _channels(features)
+        source = _describe_backbone(backbone)
+        problems = []
+        neck = getattr(model, 'neck', None)
+        neck_in = getattr(neck, 'in_channels', None)
+        if isinstance(neck_in, (list, tuple)) and \
+                list(neck_in) != channels:
+            problems.append(
+                f'model.neck.in_channels is {list(neck_in)}, but '
+                f'{source} returns maps of {channels} channels: set '
+                f'model.neck.in_channels={channels}, or the backbone '
+                f'back to what the neck expects')
+        if isinstance(neck, nn.Module):
+            if problems:
+                return problems
+            channels = _channels(neck(features))
+            source = 'model.neck'
+        for name in ('decode_head', 'auxiliary_head', 'head'):
+            heads = getattr(model, name, None)
+            if isinstance(heads, nn.ModuleList):
+                for index, head in enumerate(heads):
+                    problems += _head_problems(
+                        head, f'model.{name}.{index}', channels, source)
+            elif isinstance(heads, nn.Module):
+                problems += _head_problems(heads, f'model.{name}',
+                                           channels, source)
+        return problems
 
 
 def unread_backbone_maps(model: nn.Module) -> List[int]:
@@ -138,33 +154,21 @@ def unread_backbone_maps(model: nn.Module) -> List[int]:
     neck = getattr(model, 'neck', None)
     if not (isinstance(backbone, nn.Module) and isinstance(neck, nn.Module)):
         return []
-    parameter = next(backbone.parameters(), None)
-    example = torch.zeros(
-        1, getattr(backbone, 'in_channels', 3), 128, 128,
-        device=parameter.device if parameter is not None else 'cpu')
-    training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            try:
-                features = backbone(example)
-            except Exception:
-                return []
+    with _evaluating(model), torch.enable_grad():
+        features = _backbone_maps(backbone)
+        if features is None:
+            return []
         single = isinstance(features, torch.Tensor)
         maps = [m.detach().requires_grad_() for m in
                 ([features] if single else features)]
-        with torch.enable_grad():
-            try:
-                outputs = neck(maps[0] if single else tuple(maps))
-            except Exception:
-                return []
-            outputs = [outputs] if isinstance(outputs,
-                                              torch.Tensor) else outputs
-            total = sum(output.float().sum() for output in outputs)
-            grads = torch.autograd.grad(total, maps, allow_unused=True)
-        return [index for index, grad in enumerate(grads) if grad is None]
-    finally:
-        model.train(training)
+        try:
+            outputs = neck(maps[0] if single else tuple(maps))
+        except Exception:
+            return []
+        outputs = [outputs] if isinstance(outputs, torch.Tensor) else outputs
+        total = sum(output.float().sum() for output in outputs)
+        grads = torch.autograd.grad(total, maps, allow_unused=True)
+    return [index for index, grad in enumerate(grads) if grad is None]
 
 
 @HOOKS.register_module()
