@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.intervals import median_interval, ratio_interval, same_within
 from benchmarks.runtimes import RUNTIMES, available_runtimes
-from tests.helpers import run_benchmark
+from tests.test_benchmarks.test_benchmark_tools import BENCHMARK, run_tool
 
 ROW_KEYS = {'model', 'runtime', 'precision', 'backbone_runtime', 'median_ms',
             'ci_ms', 'images_per_s', 'parity_error', 'parity_ok', 'times_ms'}
@@ -29,8 +29,10 @@ def test_intervals_of_known_rounds():
 
 
 def test_runtimes_subcommand_rows_and_ratios(tmp_path):
+    # The runtimes subcommands run in processes of their own: after they ran
+    # OpenVINO inside a pytest-xdist worker, the worker died in a later test.
     out = tmp_path / 'runtimes.json'
-    log = run_benchmark('runtimes', '--arch', 't0', '--shape', '64',
+    log = run_tool(*BENCHMARK, 'runtimes', '--arch', 't0', '--shape', '64',
                    '64', '--rounds', '3', '--warmup', '1', '--calib-images',
                    '2', '--threads', '1', '--json', str(out))
     result = json.loads(out.read_text())
@@ -96,7 +98,7 @@ def test_whole_model_runtimes(tmp_path):
     pytest.importorskip('onnxruntime')
     out = tmp_path / 'whole.json'
     demo = 'configs/demo/maskrcnn_fasternet_t0_shapes_demo.py'
-    log = run_benchmark('runtimes', '--whole-model', '--config', demo,
+    log = run_tool(*BENCHMARK, 'runtimes', '--whole-model', '--config', demo,
                    '--baseline-config', demo, '--runtimes', 'eager',
                    'onnxruntime', '--shape', '64', '64', '--rounds', '2',
                    '--warmup', '0', '--threads', '1', '--json', str(out))
