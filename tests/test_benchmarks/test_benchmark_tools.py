@@ -1,8 +1,9 @@
 """The benchmark commands with tiny settings: the ratios they print and
-write are the ratios of their own rows. The first runs as a user runs it
-(``python -m benchmarks.benchmark`` from the repository root), the others
-as its ``main`` in the test process (``tests.helpers.run_benchmark``). Speed is
-reported, not tested: no assertion depends on how fast anything ran."""
+write are the ratios of their own rows. The first ``benchmarks.benchmark``
+command runs as a user runs it (``python -m`` from the repository root),
+the others as its ``main`` in the test process
+(``tests.helpers.run_benchmark``). Speed is reported, not tested: no
+assertion depends on how fast anything ran."""
 import json
 import os.path as osp
 import subprocess
@@ -101,8 +102,8 @@ def test_model_benchmark_ratios_against_the_last_config(tmp_path):
                'configs/fpn_fasternet_t0_ade20k.py',
                'configs/demo/fasternet_t0_shapes_demo.py']
     log = run_benchmark('model', *configs, '--shape', '64', '64',
-                   '--warmup', '0', '--repeats', '1', '--threads', '2',
-                   '--json', str(out))
+                        '--warmup', '0', '--repeats', '1', '--threads', '2',
+                        '--json', str(out))
     rows = json.loads(out.read_text())['rows']
     assert [(row['config'], row['task'], row['form']) for row in rows] == [
         (config, task, form)
@@ -148,8 +149,8 @@ def test_model_benchmark_with_backbone_runtimes(tmp_path):
     configs = ['configs/fpn_fasternet_t0_ade20k.py',
                'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py']
     log = run_benchmark('model', *configs, '--shape', '64', '64',
-                   '--backbone-runtimes', 'onnxruntime', '--warmup', '0',
-                   '--repeats', '1', '--threads', '2', '--json', str(out))
+                        '--backbone-runtimes', 'onnxruntime', '--warmup', '0',
+                        '--repeats', '1', '--threads', '2', '--json', str(out))
     rows = json.loads(out.read_text())['rows']
     assert [(row['config'], row['form'], row['runtime']) for row in rows] == [
         (configs[0], 'eval', 'eager'), (configs[0], 'deploy', 'eager'),
@@ -258,9 +259,10 @@ def test_traffic_tool_and_counter():
 def test_backbone_benchmark_profiles_both_forms(tmp_path):
     out = tmp_path / 'profile.json'
     log = run_benchmark('backbone', '--archs', 't0', '--baselines',
-                   '--threads', '2', '--batch', '2', '--shape', '64', '64',
-                   '--warmup', '1', '--repeats', '2', '--channels-last',
-                   '--profile', '4', '--json', str(out))
+                        '--threads', '2', '--batch', '2', '--shape', '64',
+                        '64', '--warmup', '1', '--repeats', '2',
+                        '--channels-last', '--profile', '4', '--json',
+                        str(out))
     rows = json.loads(out.read_text())['rows']
     assert [row['form'] for row in rows] == ['paper protocol', 'deploy']
     for row in rows:

@@ -79,8 +79,6 @@ def test_batch_of_one_is_refused_for_pyramid_pooling():
 
 
 def test_train_subcommand_ratios_are_those_of_its_rows(tmp_path):
-    # A process of its own: run inside a pytest-xdist worker that had run
-    # other modules, the subcommand once took the worker down with it.
     out = tmp_path / 'train.json'
     result = subprocess.run(
         [sys.executable, *BENCHMARK, 'train', DEMO_DET, DEMO_DET, '--shape',

@@ -73,6 +73,13 @@ def _head_problems(head: nn.Module, key: str, channels: Sequence[int],
             f'{key}.in_channels={fits}']
 
 
+def _unwrapped(model: nn.Module) -> nn.Module:
+    """The model inside DDP-style wrappers and a TTA model."""
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+        model = model.module
+    return model
+
+
 @contextmanager
 def _evaluating(model: nn.Module):
     """``model`` in eval mode inside the block, in its own mode after."""
@@ -187,10 +194,7 @@ class ChannelCheckHook(Hook):
     priority = 'VERY_HIGH'
 
     def before_run(self, runner) -> None:
-        model = runner.model
-        while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
-            model = model.module
-        problems = channel_problems(model)
+        problems = channel_problems(_unwrapped(runner.model))
         if problems:
             raise ChannelMismatchError(
                 'The model does not fit together: ' + '; '.join(problems) +
@@ -201,10 +205,7 @@ class ChannelCheckHook(Hook):
         or an error before the first iteration where the model trains in
         DistributedDataParallel without ``find_unused_parameters``, which
         would stop at the second iteration on their parameters."""
-        model = runner.model
-        wrapper = model if is_model_wrapper(model) else None
-        while is_model_wrapper(model):
-            model = model.module
+        model = _unwrapped(runner.model)
         unread = unread_backbone_maps(model)
         if not unread:
             return
@@ -213,8 +214,8 @@ class ChannelCheckHook(Hook):
             f'that model.neck never reads: set model.backbone.out_indices '
             f'to the stages the neck reads (with model.neck.in_channels '
             f'and, for an FPN, start_level to match)')
-        if wrapper is not None and not getattr(
-                wrapper, 'find_unused_parameters', True):
+        if is_model_wrapper(runner.model) and not getattr(
+                runner.model, 'find_unused_parameters', True):
             raise ChannelMismatchError(
                 message + '; their parameters get no gradient, which stops '
                 'distributed training.')
